@@ -1,0 +1,66 @@
+using static TorchSharp.torch;
+
+namespace Diffusion.Core;
+
+/// <summary>
+/// Draws samples by integrating the reverse diffusion from noise (or from a partly noised image) with a
+/// denoiser. One method, one shared signature (k-diffusion's habit); all sampler-specific knobs live in
+/// the sampler's constructor options, all request-specific ones in <see cref="SamplingRequest"/>.
+/// </summary>
+public interface ISampler
+{
+    /// <summary>The registry name, e.g. "ddim".</summary>
+    string Name { get; }
+
+    /// <summary>Runs the sampler under <c>no_grad</c>, one dispose scope per step.</summary>
+    /// <param name="denoiser">The model, wrapped with its schedule; wrap it with guidance first for CFG.</param>
+    /// <param name="request">Shape, steps, condition, noise generator, optional starting image.</param>
+    /// <param name="progress">Receives one report per step; carries no tensors (it may run on another thread).</param>
+    /// <param name="cancellationToken">Checked between steps; cancelling throws <see cref="OperationCanceledException"/>.</param>
+    /// <returns>The samples x0, shape <see cref="SamplingRequest.Shape"/>, in the data range (usually [−1, 1]).</returns>
+    /// <exception cref="DiffusionException">The request is invalid for this sampler or schedule.</exception>
+    Tensor Sample(DenoiserView denoiser, SamplingRequest request, IProgress<SamplingProgress>? progress = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>How far a sampling run has got.</summary>
+/// <param name="Step">Steps done, 1 … <paramref name="Total"/>.</param>
+/// <param name="Total">Steps in the run.</param>
+public readonly record struct SamplingProgress(int Step, int Total);
+
+/// <summary>One intermediate state, handed synchronously to <see cref="SamplingRequest.OnStep"/>; its tensors
+/// live only for the duration of the call (copy what you keep).</summary>
+/// <param name="Step">Steps done so far.</param>
+/// <param name="Total">Steps in the run.</param>
+/// <param name="Sample">The current noisy sample x_t in VP scaling.</param>
+/// <param name="Denoised">The current prediction of x0.</param>
+public sealed record SamplingStep(int Step, int Total, Tensor Sample, Tensor Denoised);
+
+/// <summary>What to sample. Immutable; validated by the sampler.</summary>
+public sealed record SamplingRequest
+{
+    /// <summary>Output shape (B, C, H, W).</summary>
+    public required long[] Shape { get; init; }
+
+    /// <summary>Number of sampling steps (a step may cost more than one network evaluation, e.g. Heun). Default 50.</summary>
+    public int Steps { get; init; } = 50;
+
+    /// <summary>What to condition on, one row per sample. Default none.</summary>
+    public Condition Condition { get; init; } = Condition.None;
+
+    /// <summary>Source of every random draw; the same seed gives the same images on the same machine.
+    /// Null uses a generator seeded with 0.</summary>
+    public Generator? Generator { get; init; }
+
+    /// <summary>Device to sample on. Default CPU.</summary>
+    public Device? Device { get; init; }
+
+    /// <summary>Optional starting image x0 (image-to-image); with <see cref="Strength"/> &lt; 1 sampling starts
+    /// from it noised to that fraction of the schedule.</summary>
+    public Tensor? InitImage { get; init; }
+
+    /// <summary>Fraction of the schedule to run when <see cref="InitImage"/> is set, in (0, 1]. Default 1 (pure noise).</summary>
+    public double Strength { get; init; } = 1.0;
+
+    /// <summary>Called synchronously after each step (e.g. to record a GIF of the trajectory). Default none.</summary>
+    public Action<SamplingStep>? OnStep { get; init; }
+}
