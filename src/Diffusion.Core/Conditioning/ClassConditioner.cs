@@ -1,0 +1,56 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Diffusion.Core.Conditioning;
+
+/// <summary>
+/// Conditions on a class index. The "no class" token is the extra index <see cref="Classes"/>, which a
+/// model with <c>Classes + 1</c> embedding rows learns when labels are dropped during training.
+/// </summary>
+public sealed class ClassConditioner : IConditioner<int>
+{
+    /// <summary>Creates a conditioner for <paramref name="classes"/> classes, optionally named.</summary>
+    /// <exception cref="DiffusionException"><paramref name="classes"/> is below 1 or the names do not match it.</exception>
+    public ClassConditioner(int classes, IReadOnlyList<string>? names = null)
+    {
+        if (classes < 1) throw new DiffusionException($"A class conditioner needs at least one class, got {classes}.");
+        if (names is not null && names.Count != classes)
+            throw new DiffusionException($"Got {names.Count} class names for {classes} classes.");
+        Classes = classes;
+        Names = names ?? Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    }
+
+    /// <summary>Number of real classes; also the index of the null class.</summary>
+    public int Classes { get; }
+
+    /// <summary>Human-readable class names, index-aligned.</summary>
+    public IReadOnlyList<string> Names { get; }
+
+    /// <inheritdoc />
+    /// <exception cref="DiffusionException">A class is outside [0, <see cref="Classes"/>).</exception>
+    public Condition Encode(IReadOnlyList<int> inputs, Device device)
+    {
+        foreach (int c in inputs)
+            if (c < 0 || c >= Classes)
+                throw new DiffusionException($"Class {c} is out of range: this model knows classes 0 to {Classes - 1} ({string.Join(", ", Names)}).");
+        return new Condition { Labels = tensor(inputs.Select(i => (long)i).ToArray(), device: device) };
+    }
+
+    /// <summary>Wraps an existing label tensor (int64, shape (B)) without copying.</summary>
+    public static Condition FromLabels(Tensor labels) => new() { Labels = labels };
+
+    /// <inheritdoc />
+    public Condition Unconditional(int batch, Device device)
+        => new() { Labels = full(new long[] { batch }, Classes, dtype: ScalarType.Int64, device: device) };
+
+    /// <inheritdoc />
+    public Condition DropForTraining(Condition condition, double probability, Generator generator)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        if (condition.Labels is null || probability <= 0) return condition;
+        if (probability > 1) throw new DiffusionException($"Label dropout must be in [0, 1], got {probability}.");
+        var labels = condition.Labels;
+        var drop = rand(new[] { labels.shape[0] }, generator: generator).to(labels.device) < probability; // (B) bool
+        return new Condition { Labels = where(drop, full_like(labels, Classes), labels), Context = condition.Context, ContextMask = condition.ContextMask };
+    }
+}

@@ -1,0 +1,14 @@
+using static TorchSharp.torch;
+
+namespace Diffusion.Core.Training;
+
+/// <summary>What the trainer reads: a fixed-size collection it can fetch batches from by index.</summary>
+public interface ITrainingData
+{
+    /// <summary>Number of examples.</summary>
+    int Count { get; }
+
+    /// <summary>The examples at <paramref name="indices"/> (int64, shape (B)): images as float32 (B, C, H, W)
+    /// in [−1, 1] and their condition (e.g. class labels), on the CPU.</summary>
+    (Tensor Images, Condition Condition) GetBatch(Tensor indices);
+}

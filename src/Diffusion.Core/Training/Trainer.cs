@@ -1,0 +1,293 @@
+using System.Diagnostics;
+using System.Text.Json;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Diffusion.Core.Training;
+
+/// <summary>
+/// Trains a denoiser network: AdamW with warm-up, gradient clipping, EMA, optional bf16 mixed
+/// precision, label dropout for classifier-free guidance, periodic checkpoints and previews, exact resume.
+/// Everything a run produces goes into one folder:
+/// <c>training.json</c>, <c>metrics.jsonl</c>, <c>checkpoints/latest/{model,ema,optimizer}.safetensors + state.json</c>.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    /// <summary>File name of the checkpoint weights (float32 master weights).</summary>
+    public const string ModelFile = "model.safetensors";
+    /// <summary>File name of the EMA weights (what sampling uses).</summary>
+    public const string EmaFile = "ema.safetensors";
+
+    private readonly nn.Module<Tensor, Tensor, Condition, Tensor> _network;
+    private readonly IDenoiser _denoiser;
+    private readonly INoiseScheduler _scheduler;
+    private readonly IConditioner? _conditioner;
+    private readonly ITrainingData _data;
+    private readonly Device _device;
+    private readonly MasterWeights _weights;
+    private readonly AdamW _optimizer;
+    private readonly ExponentialMovingAverage _ema;
+    private readonly DiffusionLoss _loss;
+    private readonly Generator _generator;
+    private double _elapsedBefore;
+    private double _lastLoss = double.NaN;
+    private Tensor? _permutation;
+    private int _epoch = -1;
+
+    /// <summary>Prepares a run in <paramref name="runDirectory"/>; if it holds a checkpoint, continues from it.</summary>
+    /// <param name="network">The network; must also implement <see cref="IDenoiser"/>. It is converted to the compute precision.</param>
+    /// <param name="scheduler">The noise schedule.</param>
+    /// <param name="conditioner">Label dropout source; null for unconditional training.</param>
+    /// <param name="data">Training examples.</param>
+    /// <param name="options">Training options (validated).</param>
+    /// <param name="runDirectory">Folder for everything the run writes.</param>
+    /// <param name="device">Where to train; null for the CPU.</param>
+    /// <exception cref="DiffusionException">Options are invalid or the existing checkpoint does not fit the network.</exception>
+    public Trainer(nn.Module<Tensor, Tensor, Condition, Tensor> network, INoiseScheduler scheduler, IConditioner? conditioner,
+        ITrainingData data, TrainingOptions options, string runDirectory, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _denoiser = network as IDenoiser ?? throw new DiffusionException($"{network.GetType().Name} does not implement IDenoiser.");
+        if (data.Count < options.BatchSize)
+            throw new DiffusionException($"The dataset has {data.Count} examples, fewer than one batch of {options.BatchSize}.");
+        _network = network;
+        _scheduler = scheduler;
+        _conditioner = conditioner;
+        _data = data;
+        Options = options;
+        RunDirectory = runDirectory;
+        _device = device ?? CPU;
+        network.to(_device);
+        _weights = new MasterWeights(network, options.Precision);
+        _optimizer = new AdamW(options.Beta1, options.Beta2, options.AdamEpsilon, options.WeightDecay);
+        _optimizer.Initialize(_weights.Masters);
+        _ema = new ExponentialMovingAverage(_weights.Masters, options.EmaDecay);
+        _loss = new DiffusionLoss(_denoiser.Prediction, options.MinSnrGamma);
+        _generator = new Generator((ulong)options.Seed, CPU);
+        Directory.CreateDirectory(runDirectory);
+        if (Directory.Exists(CheckpointDirectory(runDirectory)) || Directory.Exists(CheckpointDirectory(runDirectory) + ".old"))
+            LoadCheckpoint();
+        OptionsJson.Save(options, Path.Combine(runDirectory, "training.json"));
+    }
+
+    /// <summary>The options of this run.</summary>
+    public TrainingOptions Options { get; }
+
+    /// <summary>The run folder.</summary>
+    public string RunDirectory { get; }
+
+    /// <summary>Optimizer steps done so far (across resumes).</summary>
+    public int Step { get; private set; }
+
+    /// <summary>The EMA weights by parameter name (float32, live).</summary>
+    public IReadOnlyDictionary<string, Tensor> EmaWeights => _ema.Weights;
+
+    /// <summary>The float32 master weights by parameter name (live).</summary>
+    public IReadOnlyDictionary<string, Tensor> Weights => _weights.Masters.ToDictionary(m => m.Name, m => m.Weight);
+
+    /// <summary>Folder of the latest checkpoint of a run.</summary>
+    public static string CheckpointDirectory(string runDirectory) => Path.Combine(runDirectory, "checkpoints", "latest");
+
+    /// <summary>
+    /// Trains until the step or time budget is reached or <paramref name="cancellationToken"/> fires; writes a
+    /// checkpoint at the end in every case.
+    /// </summary>
+    /// <param name="progress">Receives a report every <see cref="TrainingOptions.LogEvery"/> steps.</param>
+    /// <param name="onPreview">Called synchronously every <see cref="TrainingOptions.SampleEvery"/> steps and at the end
+    /// with the step number, e.g. to sample a grid from <see cref="EmaWeights"/>.</param>
+    /// <param name="cancellationToken">Stops the run at the next step boundary.</param>
+    public TrainingResult Run(IProgress<TrainingProgress>? progress = null, Action<int>? onPreview = null, CancellationToken cancellationToken = default)
+    {
+        var o = Options;
+        var clock = Stopwatch.StartNew();
+        var windowClock = Stopwatch.StartNew();
+        long peak = Environment.WorkingSet;
+        int startStep = Step, windowSteps = 0;
+        using var lossSum = zeros(1, device: _device);
+        bool cancelled = false;
+        _network.train();
+        using var metrics = new StreamWriter(Path.Combine(RunDirectory, "metrics.jsonl"), append: true);
+
+        while (!BudgetReached(clock))
+        {
+            if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
+            using (var scope = NewDisposeScope())
+            {
+                var loss = TrainStep();
+                using (no_grad()) lossSum.add_(loss.detach().to(ScalarType.Float32));
+            }
+            Step++; windowSteps++;
+            bool last = BudgetReached(clock);
+            if (Step % o.LogEvery == 0 || last)
+            {
+                using (NewDisposeScope())
+                {
+                    _lastLoss = lossSum.ToSingle() / windowSteps;
+                    lossSum.zero_();
+                }
+                double ips = windowSteps * o.BatchSize / windowClock.Elapsed.TotalSeconds;
+                var elapsed = TimeSpan.FromSeconds(_elapsedBefore + clock.Elapsed.TotalSeconds);
+                peak = Math.Max(peak, Environment.WorkingSet);
+                metrics.WriteLine(JsonSerializer.Serialize(new
+                {
+                    step = Step, loss = _lastLoss, lr = o.LearningRateAt(Step - 1), imagesPerSecond = ips,
+                    elapsedSeconds = elapsed.TotalSeconds, workingSetMB = Environment.WorkingSet / 1048576.0,
+                }, OptionsJson.Compact));
+                metrics.Flush();
+                progress?.Report(new TrainingProgress(Step, o.MaxSteps, _lastLoss, o.LearningRateAt(Step - 1), ips, elapsed, Remaining(clock, startStep)));
+                windowSteps = 0;
+                windowClock.Restart();
+            }
+            if (o.SampleEvery is int every && Step % every == 0 && !last) onPreview?.Invoke(Step);
+            if (Step % o.CheckpointEvery == 0 && !last) SaveCheckpoint(clock);
+        }
+        SaveCheckpoint(clock);
+        onPreview?.Invoke(Step);
+        double total = _elapsedBefore + clock.Elapsed.TotalSeconds;
+        double thisCall = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+        return new TrainingResult(Step, _lastLoss, TimeSpan.FromSeconds(total), (Step - startStep) * o.BatchSize / thisCall, peak, cancelled);
+    }
+
+    private Tensor TrainStep()
+    {
+        var o = Options;
+        var indices = BatchIndices(Step);
+        var (images, condition) = _data.GetBatch(indices);
+        var x0 = images.to(_device);
+        long b = x0.shape[0];
+        if (o.HorizontalFlip)
+        {
+            var flip = (rand(new[] { b }, generator: _generator) < 0.5).to(_device).reshape(b, 1, 1, 1);
+            x0 = where(flip, x0.flip(3), x0);
+        }
+        condition = condition.To(_device);
+        if (_conditioner is not null) condition = _conditioner.DropForTraining(condition, o.LabelDropout, _generator);
+        var t = _scheduler.SampleTimesteps(b, _generator, _device);
+        var eps = randn(x0.shape, generator: _generator).to(_device);
+        var (alpha, sigma) = _scheduler.Scales(t, x0);
+        var xt = alpha * x0 + sigma * eps;
+        var output = _network.forward(xt, t.to(ScalarType.Float32), condition);
+        var loss = _loss.Compute(output, x0, eps, alpha, sigma);
+        loss.backward();
+        if (o.GradientClip is double clip) _weights.ClipGradients(clip);
+        _optimizer.Step(_weights.WithGradients(), o.LearningRateAt(Step));
+        _weights.ZeroGradients();
+        _weights.PushToNetwork();
+        _ema.Update(_weights.Masters, Step);
+        return loss;
+    }
+
+    /// <summary>The batch for a global step: epochs are permutations seeded by (seed, epoch), so a resumed run
+    /// sees exactly the batches the uninterrupted run would have seen.</summary>
+    private Tensor BatchIndices(int step)
+    {
+        int perEpoch = _data.Count / Options.BatchSize;
+        int epoch = step / perEpoch, position = step % perEpoch;
+        if (_epoch != epoch || _permutation is null)
+        {
+            _permutation?.Dispose();
+            using var g = new Generator((ulong)(Options.Seed * 1_000_003L + epoch + 1), CPU);
+            _permutation = randperm(_data.Count, generator: g).DetachFromDisposeScope();
+            _epoch = epoch;
+        }
+        return _permutation.narrow(0, position * Options.BatchSize, Options.BatchSize);
+    }
+
+    private bool BudgetReached(Stopwatch clock)
+        => (Options.MaxSteps is int max && Step >= max)
+        || (Options.MaxMinutes is double minutes && _elapsedBefore + clock.Elapsed.TotalSeconds >= minutes * 60);
+
+    private TimeSpan? Remaining(Stopwatch clock, int startStep)
+    {
+        double secondsPerStep = clock.Elapsed.TotalSeconds / Math.Max(1, Step - startStep);
+        double? bySteps = Options.MaxSteps is int max ? (max - Step) * secondsPerStep : null;
+        double? byTime = Options.MaxMinutes is double m ? m * 60 - _elapsedBefore - clock.Elapsed.TotalSeconds : null;
+        double? r = bySteps is null ? byTime : byTime is null ? bySteps : Math.Min(bySteps.Value, byTime.Value);
+        return r is null ? null : TimeSpan.FromSeconds(Math.Max(0, r.Value));
+    }
+
+    private void SaveCheckpoint(Stopwatch clock)
+    {
+        using var scope = NewDisposeScope();
+        var final = CheckpointDirectory(RunDirectory);
+        var tmp = final + ".tmp";
+        var old = final + ".old";
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        StateDicts.Save(_weights.Masters.ToDictionary(m => m.Name, m => m.Weight), Path.Combine(tmp, ModelFile));
+        StateDicts.Save(_ema.Weights, Path.Combine(tmp, EmaFile));
+        StateDicts.Save(_optimizer.StateDict(), Path.Combine(tmp, "optimizer.safetensors"));
+        var state = new TrainerState
+        {
+            Step = Step,
+            ElapsedSeconds = _elapsedBefore + clock.Elapsed.TotalSeconds,
+            LastLoss = _lastLoss,
+            GeneratorState = GeneratorStateBase64(),
+        };
+        OptionsJson.Save(state, Path.Combine(tmp, "state.json"));
+        // Swap in two renames; a crash between them leaves "latest.old", which LoadCheckpoint falls back to.
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        if (Directory.Exists(final)) Directory.Move(final, old);
+        Directory.Move(tmp, final);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        _elapsedBefore = state.ElapsedSeconds;
+        clock.Restart();
+    }
+
+    private string GeneratorStateBase64()
+    {
+        using var state = _generator.get_state();
+        return Convert.ToBase64String(state.data<byte>().ToArray());
+    }
+
+    private void LoadCheckpoint()
+    {
+        var dir = CheckpointDirectory(RunDirectory);
+        if (!Directory.Exists(dir)) dir += ".old";
+        var state = OptionsJson.Load<TrainerState>(Path.Combine(dir, "state.json"));
+        var model = StateDicts.Load(Path.Combine(dir, ModelFile));
+        var ema = StateDicts.Load(Path.Combine(dir, EmaFile));
+        var opt = StateDicts.Load(Path.Combine(dir, "optimizer.safetensors"));
+        try
+        {
+            _weights.Load(model, Path.Combine(dir, ModelFile));
+            _ema.Load(ema);
+            _optimizer.LoadStateDict(opt);
+        }
+        finally
+        {
+            foreach (var t in model.Values.Concat(ema.Values).Concat(opt.Values)) t.Dispose();
+        }
+        Step = state.Step;
+        _elapsedBefore = state.ElapsedSeconds;
+        _lastLoss = state.LastLoss;
+        using (var g = tensor(Convert.FromBase64String(state.GeneratorState)))
+            _generator.set_state(g);
+        TruncateMetrics(state.Step);
+    }
+
+    /// <summary>Drops metric lines written after the checkpoint (by a run that crashed), so the log matches the weights.</summary>
+    private void TruncateMetrics(int step)
+    {
+        var path = Path.Combine(RunDirectory, "metrics.jsonl");
+        if (!File.Exists(path)) return;
+        var keep = File.ReadAllLines(path).Where(l =>
+        {
+            try { return JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() <= step; }
+            catch (JsonException) { return false; }
+        });
+        AtomicFile.WriteAllText(path, string.Concat(keep.Select(l => l + "\n")));
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _ema.Dispose();
+        _weights.Dispose();
+        _generator.Dispose();
+        _permutation?.Dispose();
+    }
+}

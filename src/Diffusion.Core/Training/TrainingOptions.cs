@@ -1,0 +1,115 @@
+using System.Text.Json.Serialization;
+
+namespace Diffusion.Core.Training;
+
+/// <summary>Numeric precision of the forward and backward passes.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<Precision>))]
+public enum Precision
+{
+    /// <summary>Everything in float32.</summary>
+    Float32,
+    /// <summary>Forward and backward in bfloat16 with float32 master weights, optimizer state and EMA
+    /// (mixed precision). Several times faster on CPUs with AVX-512 BF16 and on recent GPUs.</summary>
+    BFloat16,
+}
+
+/// <summary>Learning-rate shape after warm-up.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LrSchedule>))]
+public enum LrSchedule
+{
+    /// <summary>Constant after warm-up.</summary>
+    Constant,
+    /// <summary>Cosine decay to 10 % of the peak over <see cref="TrainingOptions.MaxSteps"/> (needs MaxSteps).</summary>
+    Cosine,
+}
+
+/// <summary>Options of a training run; saved as JSON in the run folder and reloaded on resume.</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Images per optimizer step. Default 128.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Stop after this many optimizer steps (counted across resumes). Null: no step limit. Default null.</summary>
+    public int? MaxSteps { get; init; }
+
+    /// <summary>Stop after this much training wall-clock time in this process (minutes). Null: no time limit. Default null.</summary>
+    public double? MaxMinutes { get; init; }
+
+    /// <summary>Peak AdamW learning rate. Default 2e-3.</summary>
+    public double LearningRate { get; init; } = 2e-3;
+
+    /// <summary>Linear warm-up length in steps. Default 200.</summary>
+    public int WarmupSteps { get; init; } = 200;
+
+    /// <summary>Shape of the learning rate after warm-up. Default <see cref="LrSchedule.Constant"/>.</summary>
+    public LrSchedule LrSchedule { get; init; } = LrSchedule.Constant;
+
+    /// <summary>AdamW beta1. Default 0.9.</summary>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>AdamW beta2. Default 0.99.</summary>
+    public double Beta2 { get; init; } = 0.99;
+
+    /// <summary>AdamW epsilon. Default 1e-8.</summary>
+    public double AdamEpsilon { get; init; } = 1e-8;
+
+    /// <summary>Decoupled weight decay (Loshchilov &amp; Hutter 2019). Default 0.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>Clip the global gradient L2 norm to this value; null disables. Default 1.</summary>
+    public double? GradientClip { get; init; } = 1.0;
+
+    /// <summary>Decay of the exponential moving average of the weights. Default 0.999.</summary>
+    public double EmaDecay { get; init; } = 0.999;
+
+    /// <summary>Probability of replacing a label by the null class (classifier-free guidance training). Default 0.1.</summary>
+    public double LabelDropout { get; init; } = 0.1;
+
+    /// <summary>Min-SNR-γ loss weighting (Hang et al. 2023); null gives the plain (unweighted) loss. Default null.</summary>
+    public double? MinSnrGamma { get; init; }
+
+    /// <summary>Forward/backward precision. Default <see cref="Precision.BFloat16"/>.</summary>
+    public Precision Precision { get; init; } = Precision.BFloat16;
+
+    /// <summary>Random horizontal flips of training images. Default false (digits must not flip).</summary>
+    public bool HorizontalFlip { get; init; }
+
+    /// <summary>Seed of every random draw (data order, timesteps, noise, label dropout). Default 0.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>Steps between progress reports and metric lines. Default 50.</summary>
+    public int LogEvery { get; init; } = 50;
+
+    /// <summary>Steps between checkpoints; a checkpoint is also written at the end and on cancellation. Default 1000.</summary>
+    public int CheckpointEvery { get; init; } = 1000;
+
+    /// <summary>Steps between preview sample grids; null disables. Default 1000.</summary>
+    public int? SampleEvery { get; init; } = 1000;
+
+    /// <summary>Throws <see cref="DiffusionException"/> when a value is out of range.</summary>
+    public void Validate()
+    {
+        if (BatchSize < 1) throw new DiffusionException($"BatchSize must be at least 1, got {BatchSize}.");
+        if (MaxSteps is < 1) throw new DiffusionException($"MaxSteps must be at least 1, got {MaxSteps}.");
+        if (MaxMinutes is <= 0) throw new DiffusionException($"MaxMinutes must be positive, got {MaxMinutes}.");
+        if (MaxSteps is null && MaxMinutes is null) throw new DiffusionException("Set MaxSteps or MaxMinutes (--steps or --minutes): a run needs a budget.");
+        if (!(LearningRate > 0)) throw new DiffusionException($"LearningRate must be positive, got {LearningRate}.");
+        if (WarmupSteps < 0) throw new DiffusionException($"WarmupSteps must be ≥ 0, got {WarmupSteps}.");
+        if (LrSchedule == LrSchedule.Cosine && MaxSteps is null) throw new DiffusionException("A cosine learning-rate schedule needs MaxSteps.");
+        if (EmaDecay is < 0 or >= 1) throw new DiffusionException($"EmaDecay must be in [0, 1), got {EmaDecay}.");
+        if (LabelDropout is < 0 or > 1) throw new DiffusionException($"LabelDropout must be in [0, 1], got {LabelDropout}.");
+        if (MinSnrGamma is <= 0) throw new DiffusionException($"MinSnrGamma must be positive, got {MinSnrGamma}.");
+        if (GradientClip is <= 0) throw new DiffusionException($"GradientClip must be positive, got {GradientClip}.");
+        if (LogEvery < 1 || CheckpointEvery < 1 || SampleEvery is < 1)
+            throw new DiffusionException("LogEvery, CheckpointEvery and SampleEvery must be at least 1.");
+    }
+
+    /// <summary>The learning rate at optimizer step <paramref name="step"/> (0-based).</summary>
+    public double LearningRateAt(int step)
+    {
+        double warm = WarmupSteps == 0 ? 1 : Math.Min(1.0, (step + 1.0) / WarmupSteps);
+        if (LrSchedule == LrSchedule.Constant || MaxSteps is not int max) return LearningRate * warm;
+        double progress = Math.Clamp((step - WarmupSteps) / (double)Math.Max(1, max - WarmupSteps), 0, 1);
+        return LearningRate * warm * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+    }
+}

@@ -1,0 +1,102 @@
+using Diffusion.Core;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Diffusion.Evaluation.Tests;
+
+public sealed class VisualizationTests
+{
+    /// <summary>Three tight Gaussian clusters in 10-D, far apart; labels 0, 1, 2.</summary>
+    private static (Tensor X, Tensor Labels) Clusters(int perCluster, ulong seed)
+    {
+        var g = new Generator(seed, CPU);
+        var centres = randn(new long[] { 3, 10 }, dtype: ScalarType.Float64, generator: g) * 10;
+        var labels = arange(3, dtype: ScalarType.Int64).repeat_interleave(perCluster);
+        var x = centres.index_select(0, labels) + randn(new long[] { 3 * perCluster, 10 }, dtype: ScalarType.Float64, generator: g);
+        return (x, labels);
+    }
+
+    private static long[,] Neighbours(Tensor x, int k)
+    {
+        var d = cdist(x, x);
+        d.fill_diagonal_(double.PositiveInfinity);
+        var idx = d.topk(k, dim: 1, largest: false).indices.contiguous().data<long>().ToArray();
+        var m = new long[x.shape[0], k];
+        Buffer.BlockCopy(idx, 0, m, 0, idx.Length * sizeof(long));
+        return m;
+    }
+
+    [Fact]
+    public void TsneKeepsWellSeparatedClustersApartAndNeighboursClose()
+    {
+        using var scope = NewDisposeScope();
+        var (x, labels) = Clusters(60, 3);
+
+        var y = Tsne.Embed(x, new TsneOptions { Perplexity = 15, Iterations = 500 });
+
+        Assert.Equal(new long[] { 180, 2 }, y.shape);
+        var lab = labels.data<long>().ToArray();
+        int k = 10;
+        var nx = Neighbours(x, k);
+        var ny = Neighbours(y, k);
+        int sameLabel = 0, shared = 0;
+        for (int i = 0; i < 180; i++)
+        {
+            if (lab[ny[i, 0]] == lab[i]) sameLabel++;
+            var set = Enumerable.Range(0, k).Select(j => nx[i, j]).ToHashSet();
+            shared += Enumerable.Range(0, k).Count(j => set.Contains(ny[i, j]));
+        }
+        Assert.Equal(180, sameLabel);                                    // the nearest embedded neighbour is in the same cluster
+        Assert.True(shared / (180.0 * k) > 0.3, $"kNN preservation {shared / (180.0 * k):P0}");   // chance is ~10/59 = 17 %
+
+        // Clusters are far apart compared with their size.
+        var centres = stack(Enumerable.Range(0, 3).Select(c => y.index_select(0, nonzero(labels == c).squeeze(1)).mean(new long[] { 0 })).ToArray());
+        var spread = Enumerable.Range(0, 3).Max(c => (y.index_select(0, nonzero(labels == c).squeeze(1)) - centres[c]).norm(dim: 1).max().item<double>());
+        var gap = cdist(centres, centres).add(eye(3, dtype: ScalarType.Float64) * 1e9).min().item<double>();
+        Assert.True(gap > 2 * spread, $"gap {gap}, spread {spread}");
+    }
+
+    [Fact]
+    public void TsneLowersTheKlDivergenceAndIsReproducible()
+    {
+        using var scope = NewDisposeScope();
+        var (x, _) = Clusters(30, 5);
+        var options = new TsneOptions { Perplexity = 10, Iterations = 300, Seed = 4 };
+
+        var y = Tsne.Embed(x, options);
+        var again = Tsne.Embed(x, options);
+        var random = randn(new long[] { 90, 2 }, dtype: ScalarType.Float64, generator: new Generator(1, CPU));
+
+        Assert.True(y.allclose(again));
+        Assert.True(Tsne.KlDivergence(x, y, 10) < 0.5 * Tsne.KlDivergence(x, random, 10));
+        Assert.Throws<DiffusionException>(() => Tsne.Embed(x, new TsneOptions { Perplexity = 90 }));
+    }
+
+    [Fact]
+    public void ScatterPlotColoursPointsByLabel()
+    {
+        using var scope = NewDisposeScope();
+        var points = tensor(new double[,] { { -1, -1 }, { 1, 1 } });
+        var labels = tensor(new long[] { 0, 3 });
+        var path = Path.Combine(Path.GetTempPath(), "diffusion-eval-tests", $"scatter-{Guid.NewGuid():N}.png");
+        try
+        {
+            ScatterPlot.SavePng(points, labels, path, size: 100, radius: 3);
+            using var image = Image.Load<Rgb24>(path);
+
+            Assert.True(image.Width > 100 && image.Height >= 100);
+            // (−1, −1) lands bottom-left, (1, 1) top-right of the 100-pixel area that starts at 12 px.
+            Assert.Equal(ScatterPlot.Palette[0], image[12 + 5, 12 + 95]);
+            Assert.Equal(ScatterPlot.Palette[3], image[12 + 95, 12 + 5]);
+            Assert.Equal(new Rgb24(255, 255, 255), image[12 + 50, 12 + 50]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(zeros(4, 3)));
+        Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(zeros(2, 2), tensor(new long[] { 0, -1 })));
+    }
+}
