@@ -9,7 +9,8 @@ namespace Diffusion.Models;
 /// <summary>
 /// Multi-head self-attention over the pixels of a feature map, with a residual connection
 /// (Vaswani et al. 2017; used at low resolutions by Ho et al. 2020). Laid out as diffusers' <c>Attention</c>
-/// in a <c>UNet2DModel</c>: keys <c>group_norm</c>, <c>to_q</c>, <c>to_k</c>, <c>to_v</c>, <c>to_out.0</c>.
+/// in a <c>UNet2DModel</c>: keys <c>group_norm</c>, <c>to_q</c>, <c>to_k</c>, <c>to_v</c>, <c>to_out.0</c>. The attention
+/// itself is computed in float32 even when the block runs in bfloat16 (diffusers' <c>upcast_attention</c>).
 /// </summary>
 public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
 {
@@ -61,10 +62,21 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         var q = _toQ.call(tokens).view(b, n, _heads, d).transpose(1, 2); // (B, heads, HW, d)
         var k = _toK.call(tokens).view(b, n, _heads, d).transpose(1, 2); // (B, heads, HW, d)
         var v = _toV.call(tokens).view(b, n, _heads, d).transpose(1, 2); // (B, heads, HW, d)
-        var a = nn.functional.scaled_dot_product_attention(q, k, v); // (B, heads, HW, d)
+        var a = Attend(q, k, v); // (B, heads, HW, d)
         a = a.transpose(1, 2).reshape(b, n, c); // (B, HW, C)
         foreach (var layer in _toOut) a = layer.call(a); // (B, HW, C)
         a = a.transpose(1, 2).reshape(b, c, h, w); // (B, C, H, W)
         return (x + a).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>softmax(q·kᵀ/sqrt(d))·v, always in float32: more accurate in the softmax, and on the CPU
+    /// libtorch's bf16 scaled_dot_product_attention backward is about 15× slower than float32 at these sizes.</summary>
+    private static Tensor Attend(Tensor q, Tensor k, Tensor v)
+    {
+        if (q.dtype == ScalarType.Float32 || q.dtype == ScalarType.Float64)
+            return nn.functional.scaled_dot_product_attention(q, k, v);
+        using var scope = NewDisposeScope();
+        var a = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
+        return a.to(q.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -20,9 +20,8 @@ public sealed class VisualizationTests
 
     private static long[,] Neighbours(Tensor x, int k)
     {
-        var d = cdist(x, x);
-        d.fill_diagonal_(double.PositiveInfinity);
-        var idx = d.topk(k, dim: 1, largest: false).indices.contiguous().data<long>().ToArray();
+        var d = cdist(x, x).masked_fill(eye(x.shape[0], dtype: ScalarType.Bool), double.PositiveInfinity);
+        var idx = d.topk(k, dim: 1, largest: false).indexes.contiguous().data<long>().ToArray();
         var m = new long[x.shape[0], k];
         Buffer.BlockCopy(idx, 0, m, 0, idx.Length * sizeof(long));
         return m;
@@ -32,24 +31,24 @@ public sealed class VisualizationTests
     public void TsneKeepsWellSeparatedClustersApartAndNeighboursClose()
     {
         using var scope = NewDisposeScope();
-        var (x, labels) = Clusters(60, 3);
+        var (x, labels) = Clusters(40, 3);
 
-        var y = Tsne.Embed(x, new TsneOptions { Perplexity = 15, Iterations = 500 });
+        var y = Tsne.Embed(x, new TsneOptions { Perplexity = 15, Iterations = 400 });
 
-        Assert.Equal(new long[] { 180, 2 }, y.shape);
+        Assert.Equal(new long[] { 120, 2 }, y.shape);
         var lab = labels.data<long>().ToArray();
         int k = 10;
         var nx = Neighbours(x, k);
         var ny = Neighbours(y, k);
         int sameLabel = 0, shared = 0;
-        for (int i = 0; i < 180; i++)
+        for (int i = 0; i < 120; i++)
         {
             if (lab[ny[i, 0]] == lab[i]) sameLabel++;
             var set = Enumerable.Range(0, k).Select(j => nx[i, j]).ToHashSet();
             shared += Enumerable.Range(0, k).Count(j => set.Contains(ny[i, j]));
         }
-        Assert.Equal(180, sameLabel);                                    // the nearest embedded neighbour is in the same cluster
-        Assert.True(shared / (180.0 * k) > 0.3, $"kNN preservation {shared / (180.0 * k):P0}");   // chance is ~10/59 = 17 %
+        Assert.Equal(120, sameLabel);                                    // the nearest embedded neighbour is in the same cluster
+        Assert.True(shared / (120.0 * k) > 0.4, $"kNN preservation {shared / (120.0 * k):P0}");   // chance is ~10/39 = 26 % within a cluster
 
         // Clusters are far apart compared with their size.
         var centres = stack(Enumerable.Range(0, 3).Select(c => y.index_select(0, nonzero(labels == c).squeeze(1)).mean(new long[] { 0 })).ToArray());
@@ -62,16 +61,17 @@ public sealed class VisualizationTests
     public void TsneLowersTheKlDivergenceAndIsReproducible()
     {
         using var scope = NewDisposeScope();
-        var (x, _) = Clusters(30, 5);
-        var options = new TsneOptions { Perplexity = 10, Iterations = 300, Seed = 4 };
+        var (x, _) = Clusters(20, 5);
+        var options = new TsneOptions { Perplexity = 10, Iterations = 700, Seed = 4 };
 
         var y = Tsne.Embed(x, options);
-        var again = Tsne.Embed(x, options);
-        var random = randn(new long[] { 90, 2 }, dtype: ScalarType.Float64, generator: new Generator(1, CPU));
+        var again = Tsne.Embed(x, options with { Iterations = 50 });
+        var againToo = Tsne.Embed(x, options with { Iterations = 50 });
+        var random = randn(new long[] { 60, 2 }, dtype: ScalarType.Float64, generator: new Generator(1, CPU));
 
-        Assert.True(y.allclose(again));
+        Assert.True(again.allclose(againToo, rtol: 0, atol: 0));
         Assert.True(Tsne.KlDivergence(x, y, 10) < 0.5 * Tsne.KlDivergence(x, random, 10));
-        Assert.Throws<DiffusionException>(() => Tsne.Embed(x, new TsneOptions { Perplexity = 90 }));
+        Assert.Throws<DiffusionException>(() => Tsne.Embed(x, new TsneOptions { Perplexity = 60 }));
     }
 
     [Fact]

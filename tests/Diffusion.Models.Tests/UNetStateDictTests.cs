@@ -9,7 +9,7 @@ public sealed class UNetStateDictTests
     [Fact]
     public void KeysFollowDiffusersUNet2DModel()
     {
-        // Mnist layout: 3 levels (32, 64, 64 channels), 2 blocks per level, attention at level 2 and mid.
+        // Mnist layout: 3 levels (16, 32, 64 channels), 2 blocks per level, attention at level 2 and mid.
         using var model = Build(UNetPresets.Mnist);
         var keys = model.state_dict().Keys.ToHashSet();
         string[] expected =
@@ -21,6 +21,7 @@ public sealed class UNetStateDictTests
             "down_blocks.0.resnets.0.time_emb_proj.weight", "down_blocks.0.resnets.0.norm2.bias",
             "down_blocks.0.resnets.1.conv2.weight", "down_blocks.0.downsamplers.0.conv.weight",
             "down_blocks.1.resnets.0.conv_shortcut.weight", "down_blocks.1.downsamplers.0.conv.bias",
+            "down_blocks.2.resnets.0.conv_shortcut.bias",
             "down_blocks.2.resnets.1.conv2.weight",
             "down_blocks.2.attentions.0.group_norm.weight", "down_blocks.2.attentions.1.to_q.weight",
             "down_blocks.2.attentions.1.to_k.bias", "down_blocks.2.attentions.1.to_v.weight",
@@ -51,16 +52,22 @@ public sealed class UNetStateDictTests
         using var model = Build(UNetPresets.Mnist);
         var sd = model.state_dict();
         long[] Shape(string key) => sd[key].shape;
-        Assert.Equal(new long[] { 32, 1, 3, 3 }, Shape("conv_in.weight"));
-        Assert.Equal(new long[] { 128, 32 }, Shape("time_embedding.linear_1.weight"));
-        Assert.Equal(new long[] { 11, 128 }, Shape("class_embedding.weight"));
-        Assert.Equal(new long[] { 64, 32, 3, 3 }, Shape("down_blocks.1.resnets.0.conv1.weight"));
-        // Up level 0 (7×7, 64 ch): block 0 gets mid output 64 + skip 64; block 2 gets 64 + the 14×14 downsampler's 64.
+        Assert.Equal(new long[] { 16, 1, 3, 3 }, Shape("conv_in.weight"));
+        Assert.Equal(new long[] { 64, 16 }, Shape("time_embedding.linear_1.weight"));
+        Assert.Equal(new long[] { 11, 64 }, Shape("class_embedding.weight"));
+        Assert.Equal(new long[] { 32, 16, 3, 3 }, Shape("down_blocks.1.resnets.0.conv1.weight"));
+        Assert.Equal(new long[] { 64, 64, 3, 3 }, Shape("down_blocks.2.resnets.1.conv2.weight"));
+        // Up level 0 (7×7, 64 ch): block 0 takes the mid output 64 + skip 64; block 2 takes 64 + the 32 of the 14×14 downsampler.
         Assert.Equal(new long[] { 64, 128, 3, 3 }, Shape("up_blocks.0.resnets.0.conv1.weight"));
-        // Up level 2 (28×28, 32 ch): block 0 gets 64 from below + 32 skip; block 2 gets 32 + conv_in's 32.
-        Assert.Equal(new long[] { 32, 96, 3, 3 }, Shape("up_blocks.2.resnets.0.conv1.weight"));
-        Assert.Equal(new long[] { 32, 64, 1, 1 }, Shape("up_blocks.2.resnets.2.conv_shortcut.weight"));
-        Assert.Equal(new long[] { 1, 32, 3, 3 }, Shape("conv_out.weight"));
+        Assert.Equal(new long[] { 64, 96, 1, 1 }, Shape("up_blocks.0.resnets.2.conv_shortcut.weight"));
+        // Up level 1 (14×14, 32 ch): block 0 takes 64 from below + skip 32; block 2 takes 32 + the 16 of the 28×28 downsampler.
+        Assert.Equal(new long[] { 32, 96, 3, 3 }, Shape("up_blocks.1.resnets.0.conv1.weight"));
+        Assert.Equal(new long[] { 32, 48, 1, 1 }, Shape("up_blocks.1.resnets.2.conv_shortcut.weight"));
+        // Up level 2 (28×28, 16 ch): block 0 takes 32 from below + skip 16; block 2 takes 16 + conv_in's 16.
+        Assert.Equal(new long[] { 16, 48, 3, 3 }, Shape("up_blocks.2.resnets.0.conv1.weight"));
+        Assert.Equal(new long[] { 16, 32, 1, 1 }, Shape("up_blocks.2.resnets.2.conv_shortcut.weight"));
+        Assert.Equal(new long[] { 64, 64 }, Shape("mid_block.attentions.0.to_q.weight"));
+        Assert.Equal(new long[] { 1, 16, 3, 3 }, Shape("conv_out.weight"));
     }
 
     [Fact]

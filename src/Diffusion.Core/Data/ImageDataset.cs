@@ -9,7 +9,7 @@ namespace Diffusion.Core.Data;
 /// indices; every random choice comes from a caller's <see cref="Generator"/>.
 /// </summary>
 /// <remarks>The dataset owns its two tensors (they are detached from any dispose scope); dispose it to free them.</remarks>
-public sealed class ImageDataset : IDisposable
+public sealed class ImageDataset : IDisposable, Training.ITrainingData
 {
     private readonly Tensor _images;
     private readonly Tensor _labels;
@@ -110,6 +110,15 @@ public sealed class ImageDataset : IDisposable
             labels = labels.to(device);
         }
         return (x.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The images at <paramref name="indices"/> in [−1, 1] with their class labels as the condition
+    /// (the trainer applies flips itself, from its own generator).</summary>
+    /// <exception cref="DiffusionException">An index is out of range.</exception>
+    public (Tensor Images, Condition Condition) GetBatch(Tensor indices)
+    {
+        var (x, labels) = Batch(indices);
+        return (x, new Condition { Labels = labels });
     }
 
     /// <summary>

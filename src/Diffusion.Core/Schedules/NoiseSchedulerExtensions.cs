@@ -57,6 +57,7 @@ public static class NoiseSchedulerExtensions
         if (t >= s.TrainSteps - 1) return s.Sigma(s.TrainSteps - 1);
         int lo = (int)Math.Floor(t);
         double w = t - lo;
+        if (w == 0) return s.Sigma(lo);
         return Math.Exp((1 - w) * Math.Log(s.Sigma(lo)) + w * Math.Log(s.Sigma(lo + 1)));
     }
 

@@ -63,6 +63,8 @@ public static class ClassifierTrainer
         long totalSteps = stepsPerEpoch * options.Epochs;
         long warmup = (long)(options.WarmupFraction * totalSteps);
 
+        // Everything below but the master weights (and AdamW's state, which the optimizer owns) dies with this scope.
+        using var outer = NewDisposeScope();
         var images = trainImages.to(dtype);
         var labels = trainLabels.to(ScalarType.Int64, device);
         var lossSum = zeros(1, dtype: ScalarType.Float32, device: device);
@@ -103,7 +105,11 @@ public static class ClassifierTrainer
                 }
             }
         }
-        if (mixed) CopyBuffers(work, master);
+        if (mixed)
+        {
+            CopyBuffers(work, master);
+            work.Dispose();
+        }
         master.eval();
         return master;
     }

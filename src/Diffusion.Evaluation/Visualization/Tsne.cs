@@ -35,6 +35,7 @@ public static class Tsne
         var generator = new Generator((ulong)options.Seed, CPU);
         var y = randn(new long[] { n, 2 }, dtype: ScalarType.Float64, generator: generator) * 1e-4;   // (N, 2)
         var update = zeros_like(y);
+        var diagonal = eye(n, dtype: ScalarType.Bool);
         var gains = ones_like(y);
 
         for (int it = 0; it < options.Iterations; it++)
@@ -45,8 +46,7 @@ public static class Tsne
             var pe = early ? p * options.EarlyExaggeration : p;
             double momentum = early ? 0.5 : 0.8;
 
-            var num = 1 / (1 + SquaredDistances(y));                              // (N, N) Student-t kernel
-            num.fill_diagonal_(0);
+            var num = (1 / (1 + SquaredDistances(y))).masked_fill(diagonal, 0);    // (N, N) Student-t kernel
             var q = (num / num.sum()).clamp_min(1e-12);
             var w = (pe - q) * num;                                               // (N, N)
             var grad = 4 * (w.sum(1, keepdim: true) * y - w.mm(y));              // (N, 2): 4 Σⱼ wᵢⱼ (yᵢ − yⱼ)
@@ -72,8 +72,7 @@ public static class Tsne
         if (x.shape[0] != y.shape[0]) throw new DiffusionException($"The embedding has {y.shape[0]} points but the input {x.shape[0]}.");
         if (perplexity < 1 || perplexity >= x.shape[0]) throw new DiffusionException($"Perplexity must be in [1, {x.shape[0]}) (got {perplexity}).");
         var p = JointProbabilities(x, perplexity);
-        var num = 1 / (1 + SquaredDistances(y));
-        num.fill_diagonal_(0);
+        var num = (1 / (1 + SquaredDistances(y))).masked_fill(eye(y.shape[0], dtype: ScalarType.Bool), 0);
         var q = (num / num.sum()).clamp_min(1e-12);
         return (p.xlogy(p) - p.xlogy(q)).sum().item<double>();
     }
@@ -97,7 +96,7 @@ public static class Tsne
         var hi = full(new long[] { n, 1 }, double.PositiveInfinity, ScalarType.Float64);
         var beta = ones(new long[] { n, 1 }, ScalarType.Float64);
         Tensor conditional = null!;
-        for (int i = 0; i < 100; i++)
+        for (int i = 0; i < 64; i++)   // enough doublings and halvings for float64 precision of β on the normalised distances
         {
             // Subtracting each row's smallest off-diagonal distance keeps exp() from underflowing for large β.
             var shifted = (d2 - d2.masked_fill(diagonal, double.PositiveInfinity).min(1, keepdim: true).values).masked_fill(diagonal, 0);

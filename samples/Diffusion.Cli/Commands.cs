@@ -1,0 +1,248 @@
+using System.Globalization;
+using System.Text.Json;
+using Diffusion.Core;
+using Diffusion.Core.Data;
+using Diffusion.Core.Imaging;
+using Diffusion.Core.Training;
+using Diffusion.Evaluation;
+using Diffusion.Models;
+using Diffusion.Samplers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Diffusion.Cli;
+
+/// <summary>The CLI's commands. Each parses its options, does one job, and writes what it made into a folder.</summary>
+internal static class Commands
+{
+    public static readonly OptionSpec[] TrainOptions =
+    {
+        new("preset", "Starting configuration: " + string.Join(", ", Presets.Names) + ".", "mnist"),
+        new("minutes", "Training time budget in minutes (overrides the preset)."),
+        new("steps", "Training step budget (overrides the preset)."),
+        new("out", "Run folder; an existing run folder is resumed.", "runs/<preset>"),
+        new("data-dir", "Folder holding the datasets (else $DIFFUSION_DATA, else ./data)."),
+        new("batch", "Batch size (overrides the preset)."),
+        new("lr", "Peak learning rate (overrides the preset)."),
+        new("seed", "Random seed.", "0"),
+        new("precision", "bf16 (mixed precision) or fp32.", "bf16"),
+        new("threads", "CPU threads for TorchSharp.", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),
+    };
+
+    public static readonly OptionSpec[] SampleOptions =
+    {
+        new("run", "Run folder written by 'train'."),
+        new("class", "Class to draw (e.g. 7); omit for one row per class."),
+        new("count", "Number of images.", "100"),
+        new("guidance", "Classifier-free guidance scale (0 = unconditional, 1 = plain conditional).", "3"),
+        new("sampler", "Sampler name (see 'diffusion samplers').", "ddim"),
+        new("steps", "Sampling steps.", "50"),
+        new("seed", "Random seed; the same seed gives the same images.", "0"),
+        new("out", "Grid PNG to write.", "<run>/samples/grid.png"),
+        new("gif", "Also write an animated GIF of the denoising trajectory."),
+        new("png-dir", "Also write one PNG per image plus labels.csv into this folder."),
+        new("precision", "bf16 or fp32 for the network.", "bf16"),
+    };
+
+    public static readonly OptionSpec[] EvalOptions =
+    {
+        new("run", "Run folder written by 'train'."),
+        new("count", "Samples per class.", "100"),
+        new("guidance", "Comma-separated guidance scales to evaluate.", "1,3"),
+        new("sampler", "Sampler name.", "ddim"),
+        new("steps", "Sampling steps.", "50"),
+        new("seed", "Random seed.", "0"),
+        new("data-dir", "Folder holding the datasets (for training the classifier once)."),
+        new("classifier-dir", "Where the project's classifier is cached.", "<run>/../classifiers"),
+        new("precision", "bf16 or fp32 for the network.", "bf16"),
+    };
+
+    public static int Train(Args a, CancellationToken ct)
+    {
+        var options = Presets.Get(a.RequiredString("preset"));
+        var outDir = a.String("out") is { } o && o != "runs/<preset>" ? o : Path.Combine("runs", options.Preset);
+        if (File.Exists(Path.Combine(outDir, RunOptions.FileName)))
+        {
+            var saved = RunOptions.Load(outDir);
+            Console.WriteLine($"Resuming run in {outDir} (preset {saved.Preset}).");
+            options = saved;
+        }
+        var t = options.Training;
+        if (a.Int("minutes", 0) is not null || a.Double("minutes") is not null)
+            t = t with { MaxMinutes = a.Double("minutes", 0.01, 1e6), MaxSteps = a.Has("steps") ? a.Int("steps", 1) : null };
+        else if (a.Int("steps", 1) is int steps) t = t with { MaxSteps = steps, MaxMinutes = null };
+        if (a.Int("batch", 1, 65536) is int b) t = t with { BatchSize = b };
+        if (a.Double("lr", 1e-7, 1) is double lr) t = t with { LearningRate = lr };
+        t = t with { Seed = a.Int("seed", 0)!.Value, Precision = ParsePrecision(a.String("precision")) };
+        options = options with { Training = t };
+        set_num_threads(a.Int("threads", 1, 256)!.Value);
+
+        var dataDir = DataDirectory.Resolve(a.String("data-dir"));
+        Console.WriteLine($"Loading {options.Dataset} from {dataDir} ...");
+        using var data = IdxDatasets.Load(options.Dataset, dataDir, DatasetSplit.Train, progress: new Progress<string>(Console.WriteLine), cancellationToken: ct);
+        Directory.CreateDirectory(outDir);
+        OptionsJson.Save(options, Path.Combine(outDir, RunOptions.FileName));
+
+        manual_seed(t.Seed);
+        using var network = new UNet(options.Model);
+        Console.WriteLine($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision}, batch {t.BatchSize}, {get_num_threads()} threads.");
+        var conditioner = options.Model.NumClasses is int k ? new Core.Conditioning.ClassConditioner(k, data.Classes) : null;
+        using var trainer = new Trainer(network, new Core.Schedules.NoiseSchedule(options.Schedule), conditioner, data, t, outDir);
+        if (trainer.Step > 0) Console.WriteLine($"Continuing from step {trainer.Step}.");
+        var progress = new ConsoleProgress();
+        var result = trainer.Run(progress, step => Preview(options, trainer, outDir, step), ct);
+        progress.Finish();
+        WriteLossCurve(outDir);
+        Console.WriteLine(result.Cancelled
+            ? $"Stopped at step {result.Steps}; checkpoint saved. Run the same command again to resume."
+            : $"Done: {result.Steps} steps in {result.Elapsed:h\\:mm\\:ss}, final loss {result.FinalLoss:F4}, {result.ImagesPerSecond:F0} img/s, peak memory {result.PeakWorkingSetBytes / 1048576} MB.");
+        Console.WriteLine($"Run folder: {Path.GetFullPath(outDir)}");
+        return result.Cancelled ? 130 : 0;
+    }
+
+    public static int Sample(Args a, CancellationToken ct)
+    {
+        var run = a.RequiredString("run");
+        using var model = TrainedModel.Load(run, ParsePrecision(a.String("precision")));
+        var sampler = SamplerRegistry.Create(a.RequiredString("sampler"));
+        int steps = a.Int("steps", 1, model.Schedule.TrainSteps)!.Value;
+        int count = a.Int("count", 1, 100_000)!.Value;
+        double guidance = a.Double("guidance", 0, 100)!.Value;
+        long seed = a.Int("seed", 0)!.Value;
+        var (labels, columns) = Labels(model, a.Int("class"), ref count);
+
+        using var recorder = a.String("gif") is null ? null : new TrajectoryRecorder(every: Math.Max(1, steps / 25), maxImages: Math.Min(count, 100));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var images = model.Sample(sampler, labels, count, steps, guidance, seed, onStep: recorder is null ? null : recorder.Record, ct: ct);
+        var outPath = a.String("out") is { } o && o != "<run>/samples/grid.png" ? o : Path.Combine(run, "samples", "grid.png");
+        ImageGrid.SavePng(images, outPath, columns, scale: 2);
+        Console.WriteLine($"Sampled {count} images with {sampler.Name}, {steps} steps, guidance {guidance} in {clock.Elapsed.TotalSeconds:F1} s -> {outPath}");
+        if (recorder is not null)
+        {
+            recorder.SaveGif(a.String("gif")!, Math.Min(columns, 10), scale: 2);
+            Console.WriteLine($"Denoising GIF -> {a.String("gif")}");
+        }
+        if (a.String("png-dir") is { } dir)
+        {
+            ImageFiles.SavePngs(images, dir, labels);
+            Console.WriteLine($"{count} PNGs and labels.csv -> {dir}");
+        }
+        return 0;
+    }
+
+    public static int Eval(Args a, CancellationToken ct)
+    {
+        var run = a.RequiredString("run");
+        using var model = TrainedModel.Load(run, ParsePrecision(a.String("precision")));
+        if (model.Conditioner is null) throw new DiffusionException("Class accuracy needs a class-conditional run.");
+        var sampler = SamplerRegistry.Create(a.RequiredString("sampler"));
+        int steps = a.Int("steps", 1, model.Schedule.TrainSteps)!.Value;
+        int perClass = a.Int("count", 1, 100_000)!.Value;
+        long seed = a.Int("seed", 0)!.Value;
+        var scales = a.RequiredString("guidance").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var g) && g >= 0 ? g
+                : throw new DiffusionException($"--guidance takes comma-separated numbers ≥ 0, got '{s}'.")).ToArray();
+        var classifier = LoadClassifier(model.Options.Dataset, a, run, ct);
+        int k = model.Conditioner.Classes;
+        var labels = Enumerable.Range(0, k * perClass).Select(i => i % k).ToArray();
+        var results = new List<object>();
+        var md = new System.Text.StringBuilder($"# Class accuracy of {Path.GetFileName(Path.GetFullPath(run))}\n\n{sampler.Name}, {steps} steps, {perClass} samples per class, seed {seed}; classifier test accuracy {classifier.Info.TestAccuracy:P2}.\n\n");
+        foreach (var g in scales)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            using var images = model.Sample(sampler, labels, labels.Length, steps, g, seed, ct: ct);
+            double sampleSeconds = clock.Elapsed.TotalSeconds;
+            using var requested = tensor(labels.Select(l => (long)l).ToArray());
+            var report = ClassAccuracy.Evaluate(classifier.Classifier, images, requested, model.Conditioner.Names, cancellationToken: ct);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"guidance {g}: class accuracy {report.Accuracy:P2} over {report.Count} samples ({sampleSeconds:F0} s sampling)"));
+            Console.WriteLine("  per class: " + string.Join("  ", report.PerClass.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Name}:{e.Accuracy:P0}"))));
+            results.Add(new { guidance = g, accuracy = report.Accuracy, count = report.Count, perClass = report.PerClass, sampleSeconds });
+            md.Append(CultureInfo.InvariantCulture, $"## guidance {g}\n\n{report.ToMarkdown()}\n");
+        }
+        var json = JsonSerializer.Serialize(new { sampler = sampler.Name, steps, perClass, seed, classifierTestAccuracy = classifier.Info.TestAccuracy, results }, OptionsJson.Options);
+        AtomicFile.WriteAllText(Path.Combine(run, "eval.json"), json);
+        AtomicFile.WriteAllText(Path.Combine(run, "eval.md"), md.ToString());
+        Console.WriteLine($"Report -> {Path.Combine(run, "eval.md")}");
+        return 0;
+    }
+
+    public static int ListSamplers()
+    {
+        int w = SamplerRegistry.All.Max(s => s.Name.Length) + 2;
+        foreach (var s in SamplerRegistry.All)
+            Console.WriteLine($"{s.Name.PadRight(w)}{s.Description} (recommended steps: {s.RecommendedSteps})");
+        return 0;
+    }
+
+    private static (Classifier Classifier, ClassifierInfo Info) LoadClassifier(string dataset, Args a, string run, CancellationToken ct)
+    {
+        var cacheDir = a.String("classifier-dir") is { } c && c != "<run>/../classifiers" ? c
+            : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "classifiers");
+        var folder = Path.Combine(cacheDir, dataset);
+        if (ClassifierStore.LoadInfo(folder) is not null)
+        {
+            try { return (ClassifierStore.Load(folder), ClassifierStore.LoadInfo(folder)!); }
+            catch (DiffusionException e) { Console.WriteLine($"Cached classifier unusable ({e.Message}); retraining."); }
+        }
+        var dataDir = DataDirectory.Resolve(a.String("data-dir"));
+        Console.WriteLine($"Training the {dataset} classifier once (cached in {folder}) ...");
+        using var train = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Train, cancellationToken: ct);
+        using var test = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Test, cancellationToken: ct);
+        using var scope = NewDisposeScope();
+        var (trX, trY) = train.Batch(arange(train.Count));
+        var (teX, teY) = test.Batch(arange(test.Count));
+        var result = ClassifierStore.GetOrTrain(cacheDir, dataset, trX, trY, teX, teY, cancellationToken: ct);
+        Console.WriteLine($"Classifier test accuracy: {result.Info.TestAccuracy:P2}");
+        return result;
+    }
+
+    private static (IReadOnlyList<int>? Labels, int Columns) Labels(TrainedModel model, int? cls, ref int count)
+    {
+        if (model.Conditioner is not { } c)
+        {
+            if (cls is not null) throw new DiffusionException("This model is unconditional; drop --class.");
+            return (null, (int)Math.Ceiling(Math.Sqrt(count)));
+        }
+        if (cls is int only)
+        {
+            c.Encode(new[] { only }, CPU); // validates the class with a message listing the valid ones
+            return (Enumerable.Repeat(only, count).ToArray(), (int)Math.Ceiling(Math.Sqrt(count)));
+        }
+        int perRow = Math.Max(1, count / c.Classes);
+        count = perRow * c.Classes;
+        return (Enumerable.Range(0, count).Select(i => i / perRow).ToArray(), perRow);
+    }
+
+    private static void Preview(RunOptions options, Trainer trainer, string outDir, int step)
+    {
+        using var scope = NewDisposeScope();
+        using var network = new UNet(options.Model);
+        Core.StateDicts.CopyInto(network, trainer.EmaWeights, "EMA weights");
+        using var model = TrainedModel.FromNetwork(options, network, Precision.BFloat16);
+        int count = model.Conditioner is null ? 64 : model.Conditioner.Classes * 10;
+        var (labels, columns) = Labels(model, null, ref count);
+        var images = model.Sample(SamplerRegistry.Create(options.PreviewSampler), labels, count, options.PreviewSteps, options.PreviewGuidance, seed: 0);
+        ImageGrid.SavePng(images, Path.Combine(outDir, "samples", $"step-{step:D6}.png"), columns, scale: 2);
+    }
+
+    private static void WriteLossCurve(string outDir)
+    {
+        var path = Path.Combine(outDir, "metrics.jsonl");
+        if (!File.Exists(path)) return;
+        var points = File.ReadAllLines(path).Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => (Step: e.GetProperty("step").GetDouble(), Loss: e.GetProperty("loss").GetDouble())).ToList();
+        if (points.Count < 2) return;
+        LinePlot.SavePng(points.Select(p => p.Step).ToArray(), points.Select(p => p.Loss).ToArray(), Path.Combine(outDir, "loss.png"),
+            new LinePlotOptions { Title = "training loss", LogY = true });
+    }
+
+    private static Precision ParsePrecision(string? s) => s?.ToLowerInvariant() switch
+    {
+        null or "bf16" or "bfloat16" => Precision.BFloat16,
+        "fp32" or "float32" => Precision.Float32,
+        _ => throw new DiffusionException($"Unknown precision '{s}'. Valid: bf16, fp32."),
+    };
+
+    private static string Budget(TrainingOptions t)
+        => t.MaxSteps is int s ? $"{s} steps" + (t.MaxMinutes is double m0 ? $" or {m0} min" : "") : $"{t.MaxMinutes} min";
+}

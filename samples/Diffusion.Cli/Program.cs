@@ -1,0 +1,64 @@
+using Diffusion.Cli;
+using Diffusion.Core;
+
+// diffusion: train, sample and evaluate diffusion models from the command line.
+// Bad input prints one line and exits 2; Ctrl-C stops at the next step, saves, and exits 130.
+var commands = new Dictionary<string, (string Help, OptionSpec[] Options, Func<Args, CancellationToken, int> Run)>
+{
+    ["train"] = ("Train a model from a preset; writes run.json, checkpoints, metrics, sample grids and a loss curve into --out.", Commands.TrainOptions, Commands.Train),
+    ["sample"] = ("Draw images from a trained run into a PNG grid (and optionally a GIF and single PNGs).", Commands.SampleOptions, Commands.Sample),
+    ["eval"] = ("Measure how often samples of each requested class are recognised as that class by the project's classifier.", Commands.EvalOptions, Commands.Eval),
+    ["samplers"] = ("List the samplers with one line each.", Array.Empty<OptionSpec>(), (_, _) => Commands.ListSamplers()),
+};
+
+if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+{
+    Console.WriteLine("Usage: diffusion <command> [options]\n\nCommands:");
+    foreach (var (name, c) in commands) Console.WriteLine($"  {name,-10}{c.Help}");
+    Console.WriteLine("\nRun 'diffusion <command> --help' for a command's options.");
+    return args.Length == 0 ? 2 : 0;
+}
+if (!commands.TryGetValue(args[0], out var command))
+{
+    Console.Error.WriteLine($"error: unknown command '{args[0]}'. Valid: {string.Join(", ", commands.Keys)}.");
+    return 2;
+}
+if (args.Skip(1).Any(a => a is "--help" or "-h"))
+{
+    Console.WriteLine(command.Options.Length == 0 ? $"Usage: diffusion {args[0]}\n\n{command.Help}" : Args.Help(args[0], command.Help, command.Options));
+    return 0;
+}
+
+using var cts = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    if (cts.IsCancellationRequested) return; // a second Ctrl-C kills the process
+    e.Cancel = true;
+    Console.Error.WriteLine("\nStopping after the current step (Ctrl-C again to abort) ...");
+    cts.Cancel();
+};
+try
+{
+    var parsed = Args.Parse(args[0], args.Skip(1).ToArray(), command.Options);
+    return command.Run(parsed, cts.Token);
+}
+catch (DiffusionException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("error: cancelled.");
+    return 130;
+}
+catch (IOException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+catch (UnauthorizedAccessException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}

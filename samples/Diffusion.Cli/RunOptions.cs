@@ -1,0 +1,89 @@
+using Diffusion.Core;
+using Diffusion.Core.Schedules;
+using Diffusion.Core.Training;
+using Diffusion.Models;
+
+namespace Diffusion.Cli;
+
+/// <summary>Everything that defines a training run; saved as run.json in the run folder and read back by sample and eval.</summary>
+public sealed record RunOptions
+{
+    /// <summary>The preset this run started from.</summary>
+    public required string Preset { get; init; }
+
+    /// <summary>Dataset name (see IdxDatasets.Names).</summary>
+    public required string Dataset { get; init; }
+
+    /// <summary>The network.</summary>
+    public required UNetOptions Model { get; init; }
+
+    /// <summary>The noise schedule.</summary>
+    public required ScheduleOptions Schedule { get; init; }
+
+    /// <summary>The training loop.</summary>
+    public required TrainingOptions Training { get; init; }
+
+    /// <summary>Default sampler for previews and eval.</summary>
+    public string PreviewSampler { get; init; } = "ddim";
+
+    /// <summary>Default steps for previews.</summary>
+    public int PreviewSteps { get; init; } = 25;
+
+    /// <summary>Default guidance scale for previews.</summary>
+    public double PreviewGuidance { get; init; } = 3;
+
+    public const string FileName = "run.json";
+
+    public static RunOptions Load(string runDirectory)
+    {
+        var path = Path.Combine(runDirectory, FileName);
+        if (!File.Exists(path))
+            throw new DiffusionException($"'{runDirectory}' is not a run folder: {FileName} is missing. Pass the folder that 'diffusion train' wrote (--out).");
+        return OptionsJson.Load<RunOptions>(path);
+    }
+}
+
+/// <summary>Named starting points for runs: the roadmap's datasets with settings that fit a 2-core CPU.</summary>
+public static class Presets
+{
+    private static readonly Dictionary<string, Func<RunOptions>> All = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["mnist"] = () => new RunOptions
+        {
+            Preset = "mnist",
+            Dataset = "mnist",
+            Model = UNetPresets.Mnist,
+            Schedule = new ScheduleOptions { Kind = BetaSchedule.Linear },
+            Training = new TrainingOptions
+            {
+                BatchSize = 128, MaxMinutes = 10, LearningRate = 2e-3, WarmupSteps = 200, EmaDecay = 0.999,
+                LabelDropout = 0.1, Precision = Precision.BFloat16, LogEvery = 50, CheckpointEvery = 500, SampleEvery = 1000,
+            },
+        },
+        ["fashion"] = () => All!["mnist"]() with
+        {
+            Preset = "fashion",
+            Dataset = "fashion-mnist",
+            Training = All!["mnist"]().Training with { MaxMinutes = 20 },
+        },
+        ["tiny"] = () => new RunOptions
+        {
+            Preset = "tiny",
+            Dataset = "mnist",
+            Model = UNetPresets.Tiny with { NumClasses = 10 },
+            Schedule = new ScheduleOptions { Kind = BetaSchedule.Linear },
+            Training = new TrainingOptions
+            {
+                BatchSize = 32, MaxSteps = 40, LearningRate = 2e-3, WarmupSteps = 10, LogEvery = 10, CheckpointEvery = 20,
+                SampleEvery = null, Precision = Precision.BFloat16,
+            },
+            PreviewSteps = 5,
+        },
+    };
+
+    public static IReadOnlyCollection<string> Names => All.Keys;
+
+    public static RunOptions Get(string name)
+        => All.TryGetValue(name, out var make) ? make()
+        : throw new DiffusionException($"Unknown preset '{name}'. Valid: {string.Join(", ", All.Keys)}.");
+}
