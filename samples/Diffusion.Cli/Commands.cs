@@ -93,6 +93,7 @@ internal static class Commands
         var result = trainer.Run(progress, step => Preview(options, trainer, outDir, step), ct);
         progress.Finish();
         WriteLossCurve(outDir);
+        OptionsJson.Save(result, Path.Combine(outDir, "train-result.json"));
         Console.WriteLine(result.Cancelled
             ? $"Stopped at step {result.Steps}; checkpoint saved. Run the same command again to resume."
             : $"Done: {result.Steps} steps in {result.Elapsed:h\\:mm\\:ss}, final loss {result.FinalLoss:F4}, {result.ImagesPerSecond:F0} img/s, peak memory {result.PeakWorkingSetBytes / 1048576} MB.");

@@ -102,6 +102,7 @@ public sealed class Trainer : IDisposable
     {
         var o = Options;
         var clock = Stopwatch.StartNew();
+        var callClock = Stopwatch.StartNew();
         var windowClock = Stopwatch.StartNew();
         long peak = Environment.WorkingSet;
         int startStep = Step, windowSteps = 0;
@@ -146,7 +147,7 @@ public sealed class Trainer : IDisposable
         SaveCheckpoint(clock);
         onPreview?.Invoke(Step);
         double total = _elapsedBefore + clock.Elapsed.TotalSeconds;
-        double thisCall = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+        double thisCall = Math.Max(callClock.Elapsed.TotalSeconds, 1e-9);
         return new TrainingResult(Step, _lastLoss, TimeSpan.FromSeconds(total), (Step - startStep) * o.BatchSize / thisCall, peak, cancelled);
     }
 

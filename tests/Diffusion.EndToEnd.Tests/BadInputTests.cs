@@ -1,0 +1,69 @@
+namespace Diffusion.EndToEnd.Tests;
+
+/// <summary>Bad input: one line on stderr starting with "error:", exit code 2, no stack trace.</summary>
+public sealed class BadInputTests
+{
+    private static void AssertOneLineError(Cli.Result r, string expected)
+    {
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+        Assert.DoesNotContain("   at ", r.StdErr + r.StdOut);
+    }
+
+    [Fact]
+    public void UnknownPresetListsValidOnes() => AssertOneLineError(Cli.Run("train --preset nope"), "Valid: mnist, fashion, tiny");
+
+    [Fact]
+    public void UnknownCommandListsCommands() => AssertOneLineError(Cli.Run("fly"), "Valid: train, sample, eval, samplers");
+
+    [Fact]
+    public void UnknownOptionIsNamed() => AssertOneLineError(Cli.Run("sample --colour red"), "Unknown option '--colour'");
+
+    [Fact]
+    public void MissingRunFolderIsNamed() => AssertOneLineError(Cli.Run("sample --run /nonexistent/run"), "/nonexistent/run");
+
+    [Fact]
+    public void MissingDatasetNamesTheFiles()
+    {
+        var empty = Cli.TempDir();
+        var r = Cli.Run($"train --preset tiny --steps 1 --out {Path.Combine(empty, "run")} --data-dir {empty}");
+        AssertOneLineError(r, "train-images-idx3-ubyte");
+    }
+
+    [Fact]
+    public void TruncatedIdxFileIsNamed()
+    {
+        var dir = Cli.TempDir();
+        var mnist = Path.Combine(dir, "mnist");
+        Directory.CreateDirectory(mnist);
+        foreach (var f in Directory.GetFiles(Path.Combine(Cli.DataDir(), "mnist")))
+            File.Copy(f, Path.Combine(mnist, Path.GetFileName(f)));
+        var victim = Path.Combine(mnist, "train-images-idx3-ubyte.gz");
+        var bytes = File.ReadAllBytes(victim);
+        File.WriteAllBytes(victim, bytes[..(bytes.Length / 2)]);
+        var r = Cli.Run($"train --preset tiny --steps 1 --out {Path.Combine(dir, "run")} --data-dir {dir}");
+        AssertOneLineError(r, "train-images-idx3-ubyte");
+    }
+
+    [Fact]
+    public void HelpShowsDefaults()
+    {
+        var r = Cli.Run("sample --help");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("--guidance", r.StdOut);
+        Assert.Contains("[default: 3]", r.StdOut);
+        Assert.Contains("[default: ddim]", r.StdOut);
+    }
+
+    [Fact]
+    public void SamplersCommandListsAll()
+    {
+        var r = Cli.Run("samplers");
+        Assert.Equal(0, r.ExitCode);
+        foreach (var name in new[] { "ddpm", "ddim", "euler", "euler_a", "heun", "dpmpp_2m", "dpmpp_3m", "unipc" })
+            Assert.Contains(name + " ", r.StdOut);
+    }
+}
