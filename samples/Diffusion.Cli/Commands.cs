@@ -6,6 +6,7 @@ using Diffusion.Core.Imaging;
 using Diffusion.Core.Training;
 using Diffusion.Evaluation;
 using Diffusion.Models;
+using Diffusion.Pipelines;
 using Diffusion.Samplers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -234,7 +235,7 @@ internal static class Commands
             .Select(e => (Step: e.GetProperty("step").GetDouble(), Loss: e.GetProperty("loss").GetDouble())).ToList();
         if (points.Count < 2) return;
         LinePlot.SavePng(points.Select(p => p.Step).ToArray(), points.Select(p => p.Loss).ToArray(), Path.Combine(outDir, "loss.png"),
-            new LinePlotOptions { Title = "training loss", LogY = true });
+            new LinePlotOptions { Title = "training loss", LogY = true, Smoothing = 0.6 });
     }
 
     private static Precision ParsePrecision(string? s) => s?.ToLowerInvariant() switch

@@ -12,11 +12,22 @@ namespace Diffusion.Core;
 public sealed class DenoiserView
 {
     /// <summary>Wraps <paramref name="denoiser"/> under <paramref name="scheduler"/>.</summary>
-    public DenoiserView(IDenoiser denoiser, INoiseScheduler scheduler)
+    /// <param name="denoiser">The model.</param>
+    /// <param name="scheduler">The schedule it was trained with.</param>
+    /// <param name="clipSample">When set, every x0 prediction is clamped to [−clipSample, clipSample] and eps is
+    /// recomputed from the clamped x0 (diffusers' <c>clip_sample</c>; Ho et al. 2020 clip x0 to the data range when
+    /// sampling). Keeps an imperfect eps-prediction model from blowing up at high noise, where x0 = (x_t − sigma·eps)/alpha
+    /// multiplies eps errors by sigma/alpha (≈ 150 at the end of the linear schedule). Null (default) disables it.</param>
+    public DenoiserView(IDenoiser denoiser, INoiseScheduler scheduler, double? clipSample = null)
     {
         Denoiser = denoiser ?? throw new ArgumentNullException(nameof(denoiser));
         Scheduler = scheduler ?? throw new ArgumentNullException(nameof(scheduler));
+        if (clipSample is <= 0) throw new DiffusionException($"clipSample must be positive, got {clipSample}.");
+        ClipSample = clipSample;
     }
+
+    /// <summary>The bound x0 predictions are clamped to, or null.</summary>
+    public double? ClipSample { get; }
 
     /// <summary>The wrapped denoiser.</summary>
     public IDenoiser Denoiser { get; }
@@ -49,7 +60,13 @@ public sealed class DenoiserView
         var a = tensor(alpha, dtype: output.dtype, device: xt.device);
         var s = tensor(sigma, dtype: output.dtype, device: xt.device);
         var x0 = Parameterization.ToSample(Denoiser.Prediction, output, xt, a, s);
-        var eps = Parameterization.ToEpsilon(Denoiser.Prediction, output, xt, a, s);
+        Tensor eps;
+        if (ClipSample is double c)
+        {
+            x0 = x0.clamp(-c, c);
+            eps = sigma > 0 ? (xt - a * x0) / s : Parameterization.ToEpsilon(Denoiser.Prediction, output, xt, a, s);
+        }
+        else eps = Parameterization.ToEpsilon(Denoiser.Prediction, output, xt, a, s);
         return (x0.MoveToOuterDisposeScope(), eps.MoveToOuterDisposeScope());
     }
 }

@@ -25,7 +25,10 @@ public sealed class Upsample : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var up = nn.functional.interpolate(x, scale_factor: new[] { 2.0, 2.0 }, mode: InterpolationMode.Nearest); // (B, C, 2H, 2W)
+        // Nearest-neighbour 2x as a broadcast: identical values to interpolate(mode: nearest), but its backward is a
+        // plain sum, several times faster than libtorch's upsample_nearest2d_backward on CPU.
+        long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+        var up = x.reshape(b, c, h, 1, w, 1).expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w); // (B, C, 2H, 2W)
         return _conv.call(up).MoveToOuterDisposeScope();
     }
 }

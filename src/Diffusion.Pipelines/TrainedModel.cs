@@ -7,7 +7,7 @@ using Diffusion.Samplers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Diffusion.Cli;
+namespace Diffusion.Pipelines;
 
 /// <summary>A trained run loaded for sampling: its options, the EMA network, schedule and conditioner.</summary>
 public sealed class TrainedModel : IDisposable
@@ -17,9 +17,16 @@ public sealed class TrainedModel : IDisposable
         Options = options; Network = network; Schedule = schedule; Conditioner = conditioner;
     }
 
+    /// <summary>The run's options.</summary>
     public RunOptions Options { get; }
+
+    /// <summary>The network with the EMA weights, in eval mode.</summary>
     public UNet Network { get; }
+
+    /// <summary>The schedule the network was trained with.</summary>
     public NoiseSchedule Schedule { get; }
+
+    /// <summary>The class conditioner, or null for an unconditional model.</summary>
     public ClassConditioner? Conditioner { get; }
 
     /// <summary>Loads run.json and the EMA weights of the latest checkpoint of <paramref name="runDirectory"/>.</summary>
@@ -36,7 +43,7 @@ public sealed class TrainedModel : IDisposable
         return FromNetwork(options, network, precision);
     }
 
-    /// <summary>Wraps an already-built network whose weights are loaded.</summary>
+    /// <summary>Wraps an already-built network whose weights are loaded (converted to <paramref name="precision"/>).</summary>
     public static TrainedModel FromNetwork(RunOptions options, UNet network, Precision precision)
     {
         if (precision == Precision.BFloat16) network.to(ScalarType.BFloat16);
@@ -52,7 +59,7 @@ public sealed class TrainedModel : IDisposable
         IDenoiser d = Network;
         if (Conditioner is not null && (guidance != 1 || guidanceOptions is not null))
             d = new ClassifierFreeGuidance(Network, guidance, Conditioner, guidanceOptions);
-        return new DenoiserView(d, Schedule);
+        return new DenoiserView(d, Schedule, clipSample: 1.0); // data lie in [-1, 1]
     }
 
     /// <summary>Samples <paramref name="labels"/>.Count images (one per label; null labels for unconditional models) in batches.</summary>
@@ -82,5 +89,6 @@ public sealed class TrainedModel : IDisposable
         return all;
     }
 
+    /// <inheritdoc />
     public void Dispose() => Network.Dispose();
 }

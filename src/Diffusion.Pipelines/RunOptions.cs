@@ -3,7 +3,7 @@ using Diffusion.Core.Schedules;
 using Diffusion.Core.Training;
 using Diffusion.Models;
 
-namespace Diffusion.Cli;
+namespace Diffusion.Pipelines;
 
 /// <summary>Everything that defines a training run; saved as run.json in the run folder and read back by sample and eval.</summary>
 public sealed record RunOptions
@@ -32,8 +32,11 @@ public sealed record RunOptions
     /// <summary>Default guidance scale for previews.</summary>
     public double PreviewGuidance { get; init; } = 3;
 
+    /// <summary>Name of the options file in a run folder.</summary>
     public const string FileName = "run.json";
 
+    /// <summary>Reads the options of the run in <paramref name="runDirectory"/>.</summary>
+    /// <exception cref="DiffusionException">The folder is not a run folder or its run.json is invalid.</exception>
     public static RunOptions Load(string runDirectory)
     {
         var path = Path.Combine(runDirectory, FileName);
@@ -52,7 +55,7 @@ public static class Presets
         {
             Preset = "mnist",
             Dataset = "mnist",
-            Model = UNetPresets.Mnist,
+            Model = UNetPresets.Mnist with { LayersPerBlock = 1 }, // one block per level: 2x faster steps, more of them in 10 min
             Schedule = new ScheduleOptions { Kind = BetaSchedule.Linear },
             Training = new TrainingOptions
             {
@@ -81,8 +84,11 @@ public static class Presets
         },
     };
 
+    /// <summary>The preset names.</summary>
     public static IReadOnlyCollection<string> Names => All.Keys;
 
+    /// <summary>A fresh copy of the named preset.</summary>
+    /// <exception cref="DiffusionException">The name is unknown; the message lists the valid ones.</exception>
     public static RunOptions Get(string name)
         => All.TryGetValue(name, out var make) ? make()
         : throw new DiffusionException($"Unknown preset '{name}'. Valid: {string.Join(", ", All.Keys)}.");
