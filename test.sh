@@ -16,8 +16,13 @@ esac
 source scripts/prepare.sh
 log=$(mktemp)
 set +e
-dotnet test Diffusion.sln -c Release --no-restore ${filter:+--filter "$filter"} 2>&1 | tee "$log"
+# Build everything (samples and benchmarks too) so a compile error anywhere fails the run.
+dotnet build Diffusion.sln -c Release --no-restore --verbosity quiet 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+if [ "$status" = 0 ]; then
+  dotnet test Diffusion.sln -c Release --no-build ${filter:+--filter "$filter"} 2>&1 | tee -a "$log"
+  status=${PIPESTATUS[0]}
+fi
 set -e
 # One summary line over all test assemblies ("N passed, N failed").
 awk '/Failed: +[0-9]+, Passed: +[0-9]+/ {
