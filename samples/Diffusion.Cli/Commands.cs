@@ -69,8 +69,7 @@ internal static class Commands
             options = saved;
         }
         var t = options.Training;
-        if (a.Int("minutes", 0) is not null || a.Double("minutes") is not null)
-            t = t with { MaxMinutes = a.Double("minutes", 0.01, 1e6), MaxSteps = a.Has("steps") ? a.Int("steps", 1) : null };
+        if (a.Double("minutes", 0.01, 1e6) is double minutes) t = t with { MaxMinutes = minutes, MaxSteps = a.Int("steps", 1) };
         else if (a.Int("steps", 1) is int steps) t = t with { MaxSteps = steps, MaxMinutes = null };
         if (a.Int("batch", 1, 65536) is int b) t = t with { BatchSize = b };
         if (a.Double("lr", 1e-7, 1) is double lr) t = t with { LearningRate = lr };

@@ -77,7 +77,7 @@ public sealed class TrainingTests(ITestOutputHelper output)
     {
         using var scope = NewDisposeScope();
         var (x, y) = MnistFiles.Load("train", limit: 512);
-        var c = ClassifierTrainer.Train(x, y, Quick with { Epochs = 1, BFloat16 = false, Model = new ClassifierOptions { BaseWidth = 4, FeatureDim = 16 } });
+        var c = ClassifierTrainer.Train(x, y, Quick with { Epochs = 1, BFloat16 = false, Model = new ClassifierOptions { BaseWidth = 16, FeatureDim = 16 } });
         Assert.Equal(ScalarType.Float32, c.DType);
     }
 
@@ -87,7 +87,7 @@ public sealed class TrainingTests(ITestOutputHelper output)
         using var scope = NewDisposeScope();
         var (x, y) = MnistFiles.Load("train", limit: 512);
         var (tx, ty) = MnistFiles.Load("test", limit: 200);
-        var options = Quick with { Epochs = 1, Model = new ClassifierOptions { BaseWidth = 4, FeatureDim = 16 } };
+        var options = Quick with { Epochs = 1, Model = new ClassifierOptions { BaseWidth = 16, FeatureDim = 16 } };
         var cache = Path.Combine(Path.GetTempPath(), "diffusion-eval-tests", Guid.NewGuid().ToString("N"));
         try
         {

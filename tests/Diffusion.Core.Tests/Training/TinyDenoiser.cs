@@ -16,11 +16,11 @@ internal sealed class TinyDenoiser : nn.Module<Tensor, Tensor, Condition, Tensor
 
     public TinyDenoiser(int channels = 1, int numClasses = 3) : base(nameof(TinyDenoiser))
     {
-        conv1 = nn.Conv2d(channels + 1, 8, 3, padding: 1);
+        conv1 = nn.Conv2d(channels + 1, 16, 3, padding: 1);
         // 32 output channels averaged down: libtorch 2.10's CPU conv backward races for narrow outputs (see docs/known-issues.md).
-        conv2 = nn.Conv2d(8, 32 * channels, 3, padding: 1);
+        conv2 = nn.Conv2d(16, 32 * channels, 3, padding: 1);
         _channels = channels;
-        classes = nn.Embedding(numClasses + 1, 8);
+        classes = nn.Embedding(numClasses + 1, 16);
         RegisterComponents();
     }
 
@@ -34,7 +34,7 @@ internal sealed class TinyDenoiser : nn.Module<Tensor, Tensor, Condition, Tensor
         var dtype = conv1.weight!.dtype;
         var tt = (t / 1000).to(dtype).reshape(-1, 1, 1, 1).expand(x.shape[0], 1, x.shape[2], x.shape[3]);
         var h = nn.functional.silu(conv1.forward(cat(new[] { x.to(dtype), tt }, 1)));
-        if (condition.Labels is not null) h = h + classes.forward(condition.Labels).reshape(-1, 8, 1, 1);
+        if (condition.Labels is not null) h = h + classes.forward(condition.Labels).reshape(-1, 16, 1, 1);
         var o = conv2.forward(h).reshape(x.shape[0], _channels, 32, x.shape[2], x.shape[3]).mean(new long[] { 2 }); // (B, C, H, W)
         return o.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
