@@ -20,7 +20,8 @@ set +e
 dotnet build Diffusion.sln -c Release --no-restore --verbosity quiet 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if [ "$status" = 0 ]; then
-  # One test assembly at a time: two libtorch processes on 2 cores slow each other down many times over.
+  # Asks for one test assembly at a time (two libtorch processes on 2 cores slow each other down many times
+  # over); observed: `dotnet test` on a solution still starts some projects in parallel — next: -m:1 or a loop.
   dotnet test Diffusion.sln -c Release --no-build ${filter:+--filter "$filter"} -- RunConfiguration.MaxCpuCount=1 2>&1 | tee -a "$log"
   status=${PIPESTATUS[0]}
 fi
