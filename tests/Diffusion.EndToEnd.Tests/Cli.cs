@@ -54,7 +54,7 @@ internal static class Cli
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (onStarted is not null) await onStarted(p);
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(10));
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(30));
         try { await p.WaitForExitAsync(cts.Token); }
         catch (OperationCanceledException) { p.Kill(true); throw new TimeoutException($"diffusion {arguments} did not finish in time."); }
         return new Result(p.ExitCode, await stdout, await stderr);

@@ -25,7 +25,7 @@ public sealed class TrainSampleEvalTests
         Assert.Equal(9, csv.Length);
         Assert.All(csv.Skip(1), l => Assert.EndsWith(",7", l));
 
-        var eval = Cli.Run($"eval --run {run} --count 5 --guidance 1,3 --steps 5 --classifier-dir {dir}/classifiers", TimeSpan.FromMinutes(15));
+        var eval = Cli.Run($"eval --run {run} --count 5 --guidance 1,3 --steps 5 --classifier-dir {dir}/classifiers", TimeSpan.FromMinutes(40));
         Assert.True(eval.ExitCode == 0, eval.StdErr + eval.StdOut);
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "eval.json")));
         var results = report.RootElement.GetProperty("results");
@@ -45,7 +45,7 @@ public sealed class TrainSampleEvalTests
         var run = Path.Combine(dir, "run");
         var ckpt = Path.Combine(run, "checkpoints", "latest", "state.json");
         // Kill -9 the process once its first checkpoint (step 20) exists, mid-way to step 60.
-        var first = await Cli.RunAsync($"train --preset tiny --steps 60 --out {run}", TimeSpan.FromMinutes(10), async p =>
+        var first = await Cli.RunAsync($"train --preset tiny --steps 60 --out {run}", TimeSpan.FromMinutes(30), async p =>
         {
             while (!File.Exists(ckpt) && !p.HasExited) await Task.Delay(100);
             if (!p.HasExited) p.Kill(entireProcessTree: true);
