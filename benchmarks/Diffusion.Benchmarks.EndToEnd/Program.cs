@@ -7,7 +7,9 @@ using Diffusion.Core;
 // wall-clock budget on this machine, then measure class accuracy with DDIM 50 at guidance 1 and 3) and writes
 // one JSON file with steps, images/s, final loss, accuracies and peak memory.
 //   dotnet run -c Release --project benchmarks/Diffusion.Benchmarks.EndToEnd -- [--preset mnist] [--minutes 10] [--out DIR]
+//       [--guidance 1,3] [--count 100 (per class)] [--run RUN (evaluate a finished run, no training)]
 string preset = "mnist", minutes = "10", outRoot = "benchmarks/results", guidance = "1,3", perClass = "100";
+string? existingRun = null;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -15,6 +17,7 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--preset": preset = args[i + 1]; break;
         case "--minutes": minutes = args[i + 1]; break;
         case "--out": outRoot = args[i + 1]; break;
+        case "--run": existingRun = args[i + 1]; break;
         case "--guidance": guidance = args[i + 1]; break;
         case "--count": perClass = args[i + 1]; break;
         default: Console.Error.WriteLine($"error: unknown option {args[i]}"); return 2;
@@ -27,11 +30,13 @@ if (!File.Exists(cli))
     return 2;
 }
 var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss");
-var run = Path.GetFullPath(Path.Combine(outRoot, $"{preset}-{minutes}min-{stamp}"));
+var run = Path.GetFullPath(existingRun ?? Path.Combine(outRoot, $"{preset}-{minutes}min-{stamp}"));
 
+// --run DIR evaluates a finished run again (e.g. at other guidance scales) without training; the training figures
+// then come from its train-result.json.
 var total = Stopwatch.StartNew();
-long peakTrain = Run(cli, $"train --preset {preset} --minutes {minutes} --out {run}");
-double trainWall = total.Elapsed.TotalSeconds;
+long? peakTrain = existingRun is null ? Run(cli, $"train --preset {preset} --minutes {minutes} --out {run}") : null;
+double? trainWall = existingRun is null ? total.Elapsed.TotalSeconds : null;
 var evalClock = Stopwatch.StartNew();
 long peakEval = Run(cli, $"eval --run {run} --count {perClass} --guidance {guidance} --sampler ddim --steps 50");
 double evalWall = evalClock.Elapsed.TotalSeconds;
@@ -50,7 +55,7 @@ var result = new JsonObject
     ["finalLoss"] = train["finalLoss"]!.GetValue<double>(),
     ["trainWallSeconds"] = trainWall,
     ["evalWallSeconds"] = evalWall,
-    ["peakWorkingSetMBTrain"] = peakTrain / 1048576.0,
+    ["peakWorkingSetMBTrain"] = peakTrain is long pt ? pt / 1048576.0 : train["peakWorkingSetBytes"]?.GetValue<long>() / 1048576.0,
     ["peakWorkingSetMBEval"] = peakEval / 1048576.0,
     ["classifierTestAccuracy"] = eval["classifierTestAccuracy"]!.GetValue<double>(),
     ["accuracy"] = new JsonArray(eval["results"]!.AsArray().Select(r => (JsonNode)new JsonObject

@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 namespace Diffusion.Cli;
 
 /// <summary>The CLI's commands. Each parses its options, does one job, and writes what it made into a folder.</summary>
-internal static class Commands
+internal static partial class Commands
 {
     public static readonly OptionSpec[] TrainOptions =
     {
@@ -26,7 +26,7 @@ internal static class Commands
         new("batch", "Batch size (overrides the preset)."),
         new("lr", "Peak learning rate (overrides the preset)."),
         new("seed", "Random seed.", "0"),
-        new("precision", "bf16 (mixed precision) or fp32.", "bf16"),
+        new("precision", "auto (bf16 where the CPU has bf16 instructions, else fp32), bf16 (mixed precision) or fp32.", "auto"),
         new("threads", "CPU threads for TorchSharp.", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),
     };
 
@@ -42,20 +42,7 @@ internal static class Commands
         new("out", "Grid PNG to write.", "<run>/samples/grid.png"),
         new("gif", "Also write an animated GIF of the denoising trajectory."),
         new("png-dir", "Also write one PNG per image plus labels.csv into this folder."),
-        new("precision", "bf16 or fp32 for the network.", "bf16"),
-    };
-
-    public static readonly OptionSpec[] EvalOptions =
-    {
-        new("run", "Run folder written by 'train'."),
-        new("count", "Samples per class.", "100"),
-        new("guidance", "Comma-separated guidance scales to evaluate.", "1,3"),
-        new("sampler", "Sampler name.", "ddim"),
-        new("steps", "Sampling steps.", "50"),
-        new("seed", "Random seed.", "0"),
-        new("data-dir", "Folder holding the datasets (for training the classifier once)."),
-        new("classifier-dir", "Where the project's classifier is cached.", "<run>/../classifiers"),
-        new("precision", "bf16 or fp32 for the network.", "bf16"),
+        new("precision", "auto, bf16 or fp32 for the network.", "auto"),
     };
 
     public static int Train(Args a, CancellationToken ct)
@@ -85,7 +72,7 @@ internal static class Commands
 
         manual_seed(t.Seed);
         using var network = new UNet(options.Model);
-        Console.WriteLine($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision}, batch {t.BatchSize}, {get_num_threads()} threads.");
+        Console.WriteLine($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision.Resolve()}, batch {t.BatchSize}, {get_num_threads()} threads.");
         var conditioner = options.Model.NumClasses is int k ? new Core.Conditioning.ClassConditioner(k, data.Classes) : null;
         using var trainer = new Trainer(network, new Core.Schedules.NoiseSchedule(options.Schedule), conditioner, data, t, outDir);
         if (trainer.Step > 0) Console.WriteLine($"Continuing from step {trainer.Step}.");
@@ -131,42 +118,6 @@ internal static class Commands
         return 0;
     }
 
-    public static int Eval(Args a, CancellationToken ct)
-    {
-        var run = a.RequiredString("run");
-        using var model = TrainedModel.Load(run, ParsePrecision(a.String("precision")));
-        if (model.Conditioner is null) throw new DiffusionException("Class accuracy needs a class-conditional run.");
-        var sampler = SamplerRegistry.Create(a.RequiredString("sampler"));
-        int steps = a.Int("steps", 1, model.Schedule.TrainSteps)!.Value;
-        int perClass = a.Int("count", 1, 100_000)!.Value;
-        long seed = a.Int("seed", 0)!.Value;
-        var scales = a.RequiredString("guidance").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var g) && g >= 0 ? g
-                : throw new DiffusionException($"--guidance takes comma-separated numbers ≥ 0, got '{s}'.")).ToArray();
-        var classifier = LoadClassifier(model.Options.Dataset, a, run, ct);
-        int k = model.Conditioner.Classes;
-        var labels = Enumerable.Range(0, k * perClass).Select(i => i % k).ToArray();
-        var results = new List<object>();
-        var md = new System.Text.StringBuilder($"# Class accuracy of {Path.GetFileName(Path.GetFullPath(run))}\n\n{sampler.Name}, {steps} steps, {perClass} samples per class, seed {seed}; classifier test accuracy {classifier.Info.TestAccuracy:P2}.\n\n");
-        foreach (var g in scales)
-        {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            using var images = model.Sample(sampler, labels, labels.Length, steps, g, seed, ct: ct);
-            double sampleSeconds = clock.Elapsed.TotalSeconds;
-            using var requested = tensor(labels.Select(l => (long)l).ToArray());
-            var report = ClassAccuracy.Evaluate(classifier.Classifier, images, requested, model.Conditioner.Names, cancellationToken: ct);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"guidance {g}: class accuracy {report.Accuracy:P2} over {report.Count} samples ({sampleSeconds:F0} s sampling)"));
-            Console.WriteLine("  per class: " + string.Join("  ", report.PerClass.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Name}:{e.Accuracy:P0}"))));
-            results.Add(new { guidance = g, accuracy = report.Accuracy, count = report.Count, perClass = report.PerClass, sampleSeconds });
-            md.Append(CultureInfo.InvariantCulture, $"## guidance {g}\n\n{report.ToMarkdown()}\n");
-        }
-        var json = JsonSerializer.Serialize(new { sampler = sampler.Name, steps, perClass, seed, classifierTestAccuracy = classifier.Info.TestAccuracy, results }, OptionsJson.Options);
-        AtomicFile.WriteAllText(Path.Combine(run, "eval.json"), json);
-        AtomicFile.WriteAllText(Path.Combine(run, "eval.md"), md.ToString());
-        Console.WriteLine($"Report -> {Path.Combine(run, "eval.md")}");
-        return 0;
-    }
-
     public static int ListSamplers()
     {
         int w = SamplerRegistry.All.Max(s => s.Name.Length) + 2;
@@ -175,14 +126,14 @@ internal static class Commands
         return 0;
     }
 
-    private static (Classifier Classifier, ClassifierInfo Info) LoadClassifier(string dataset, Args a, string run, CancellationToken ct)
+    private static (Classifier Classifier, ClassifierInfo Info, string Folder) LoadClassifier(string dataset, Args a, string run, CancellationToken ct)
     {
         var cacheDir = a.String("classifier-dir") is { } c && c != "<run>/../classifiers" ? c
             : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "classifiers");
         var folder = Path.Combine(cacheDir, dataset);
         if (ClassifierStore.LoadInfo(folder) is not null)
         {
-            try { return (ClassifierStore.Load(folder), ClassifierStore.LoadInfo(folder)!); }
+            try { return (ClassifierStore.Load(folder), ClassifierStore.LoadInfo(folder)!, folder); }
             catch (DiffusionException e) { Console.WriteLine($"Cached classifier unusable ({e.Message}); retraining."); }
         }
         var dataDir = DataDirectory.Resolve(a.String("data-dir"));
@@ -194,7 +145,7 @@ internal static class Commands
         var (teX, teY) = test.Batch(arange(test.Count));
         var result = ClassifierStore.GetOrTrain(cacheDir, dataset, trX, trY, teX, teY, cancellationToken: ct);
         Console.WriteLine($"Classifier test accuracy: {result.Info.TestAccuracy:P2}");
-        return result;
+        return (result.Classifier, result.Info, folder);
     }
 
     private static (IReadOnlyList<int>? Labels, int Columns) Labels(TrainedModel model, int? cls, ref int count)
@@ -219,7 +170,7 @@ internal static class Commands
         using var scope = NewDisposeScope();
         using var network = new UNet(options.Model);
         Core.StateDicts.CopyInto(network, trainer.EmaWeights, "EMA weights");
-        using var model = TrainedModel.FromNetwork(options, network, Precision.BFloat16);
+        using var model = TrainedModel.FromNetwork(options, network, Precision.Auto);
         int count = model.Conditioner is null ? 64 : model.Conditioner.Classes * 10;
         var (labels, columns) = Labels(model, null, ref count);
         var images = model.Sample(SamplerRegistry.Create(options.PreviewSampler), labels, count, options.PreviewSteps, options.PreviewGuidance, seed: 0);
@@ -239,9 +190,10 @@ internal static class Commands
 
     private static Precision ParsePrecision(string? s) => s?.ToLowerInvariant() switch
     {
-        null or "bf16" or "bfloat16" => Precision.BFloat16,
+        null or "auto" => Precision.Auto,
+        "bf16" or "bfloat16" => Precision.BFloat16,
         "fp32" or "float32" => Precision.Float32,
-        _ => throw new DiffusionException($"Unknown precision '{s}'. Valid: bf16, fp32."),
+        _ => throw new DiffusionException($"Unknown precision '{s}'. Valid: auto, bf16, fp32."),
     };
 
     private static string Budget(TrainingOptions t)

@@ -9,7 +9,7 @@ public static class AtomicFile
         ArgumentNullException.ThrowIfNull(write);
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = full + ".tmp-" + Environment.ProcessId;
+        var tmp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..12];
         try
         {
             write(tmp);

@@ -55,12 +55,14 @@ public static class Presets
         {
             Preset = "mnist",
             Dataset = "mnist",
-            Model = UNetPresets.Mnist with { LayersPerBlock = 1 }, // one block per level: 2x faster steps, more of them in 10 min
+            // One block per level and attention only in the middle (7x7): ~2.5x cheaper steps than UNetPresets.Mnist,
+            // so more of them fit in 10 minutes on a 2-core CPU; min-SNR weighting (gamma 5) speeds convergence.
+            Model = UNetPresets.Mnist with { LayersPerBlock = 1, AttentionLevels = [] },
             Schedule = new ScheduleOptions { Kind = BetaSchedule.Linear },
             Training = new TrainingOptions
             {
-                BatchSize = 128, MaxMinutes = 10, LearningRate = 2e-3, WarmupSteps = 200, EmaDecay = 0.999,
-                LabelDropout = 0.1, Precision = Precision.BFloat16, LogEvery = 50, CheckpointEvery = 500, SampleEvery = 1000,
+                BatchSize = 64, MaxMinutes = 10, LearningRate = 2e-3, WarmupSteps = 100, EmaDecay = 0.999, MinSnrGamma = 5,
+                LabelDropout = 0.1, Precision = Precision.Auto, LogEvery = 50, CheckpointEvery = 500, SampleEvery = 1000,
             },
         },
         ["fashion"] = () => All!["mnist"]() with
@@ -78,7 +80,7 @@ public static class Presets
             Training = new TrainingOptions
             {
                 BatchSize = 32, MaxSteps = 40, LearningRate = 2e-3, WarmupSteps = 10, LogEvery = 10, CheckpointEvery = 20,
-                SampleEvery = null, Precision = Precision.BFloat16,
+                SampleEvery = null, Precision = Precision.Auto,
             },
             PreviewSteps = 5,
         },

@@ -31,8 +31,9 @@ public sealed class TrainedModel : IDisposable
 
     /// <summary>Loads run.json and the EMA weights of the latest checkpoint of <paramref name="runDirectory"/>.</summary>
     /// <param name="runDirectory">A folder written by 'diffusion train'.</param>
-    /// <param name="precision">bf16 samples faster on CPUs with AVX-512 BF16; float32 is exact.</param>
-    public static TrainedModel Load(string runDirectory, Precision precision = Precision.BFloat16)
+    /// <param name="precision">bf16 samples faster on CPUs with AVX-512 BF16 (and much slower without); float32 is
+    /// exact; <see cref="Precision.Auto"/> (the default) picks bf16 only where the hardware computes it fast.</param>
+    public static TrainedModel Load(string runDirectory, Precision precision = Precision.Auto)
     {
         var options = RunOptions.Load(runDirectory);
         var weights = Path.Combine(Trainer.CheckpointDirectory(runDirectory), Trainer.EmaFile);
@@ -46,7 +47,7 @@ public sealed class TrainedModel : IDisposable
     /// <summary>Wraps an already-built network whose weights are loaded (converted to <paramref name="precision"/>).</summary>
     public static TrainedModel FromNetwork(RunOptions options, UNet network, Precision precision)
     {
-        if (precision == Precision.BFloat16) network.to(ScalarType.BFloat16);
+        if (precision.Resolve() == Precision.BFloat16) network.to(ScalarType.BFloat16);
         network.eval();
         var conditioner = options.Model.NumClasses is int k ? new ClassConditioner(k) : null;
         return new TrainedModel(options, network, new NoiseSchedule(options.Schedule), conditioner);

@@ -27,4 +27,14 @@ internal static class MnistFiles
         int n = Math.Min(limit ?? dataset.Count, dataset.Count);
         return dataset.Batch(arange(n, dtype: ScalarType.Int64));
     }
+
+    /// <summary>A new dataset owning copies of the first <paramref name="limit"/> images and labels of the split.</summary>
+    public static ImageDataset Dataset(string split, int limit)
+    {
+        using var scope = NewDisposeScope();
+        Load(split, 1);
+        ImageDataset dataset;
+        lock (Cache) dataset = Cache[split == "train" ? DatasetSplit.Train : DatasetSplit.Test];
+        return new ImageDataset(dataset.Images.narrow(0, 0, limit).clone(), dataset.Labels.narrow(0, 0, limit).clone(), dataset.Classes, "mnist");
+    }
 }

@@ -129,21 +129,63 @@ public sealed class SampleMetricTests
     }
 
     [Fact]
-    public void ReportListsEveryValueWithCountsAndExtractor()
+    public void ReportListsEveryValueWithFloorCountsAndExtractor()
     {
         var md = MetricReport.ToMarkdown(
         [
-            new FrechetDistanceResult(1.25, 10000, 5000, "classifier-mnist"),
-            new KernelInceptionDistanceResult(0.0123, 0.0004, 100, 1000, 10000, 5000, "classifier-mnist"),
+            new FlooredResult(new FrechetDistanceResult(1.25, 5000, 5000, "classifier-mnist"), new FrechetDistanceResult(0.5, 5000, 5000, "classifier-mnist")),
+            new FlooredResult(new KernelInceptionDistanceResult(0.0123, 0.0004, 100, 1000, 5000, 5000, "classifier-mnist"),
+                new KernelInceptionDistanceResult(0.0001, 0.0002, 100, 1000, 5000, 5000, "classifier-mnist")),
             new InceptionScoreResult(9.5, 0.1, 10, 5000, "classifier-mnist"),
-            new PrecisionRecallResult(0.9, 0.8, 1.01, 0.95, 3, 10000, 5000, "classifier-mnist"),
+            new FlooredResult(new PrecisionRecallResult(0.9, 0.8, 1.01, 0.95, 3, 5000, 5000, "classifier-mnist"),
+                new PrecisionRecallResult(0.97, 0.96, 1.0, 0.97, 3, 5000, 5000, "classifier-mnist")),
+            new ClassAccuracyMetric(0.93, 5000, 0.992, "classifier-mnist"),
         ]);
         var lines = md.TrimEnd('\n').Split('\n');
 
-        Assert.Equal(2 + 1 + 1 + 1 + 4, lines.Length);
-        Assert.Equal("| FID | 1.2500 | 10000 | 5000 | classifier-mnist |", lines[2]);
-        Assert.Equal("| KID | 0.0123 ± 4.000E-4 | 10000 | 5000 | classifier-mnist |", lines[3]);
-        Assert.Equal("| IS | 9.5000 ± 0.1000 | — | 5000 | classifier-mnist |", lines[4]);
-        Assert.StartsWith("| recall | 0.8000 |", lines[6]);
+        Assert.Equal(2 + 1 + 1 + 1 + 4 + 1, lines.Length);
+        Assert.Equal("| metric | value | floor (real vs real) | N reference | N samples | features |", lines[0]);
+        Assert.Equal("| FID | 1.2500 | 0.5000 | 5000 | 5000 | classifier-mnist |", lines[2]);
+        Assert.Equal("| KID | 0.0123 ± 4.000E-4 | 1.000E-4 ± 2.000E-4 | 5000 | 5000 | classifier-mnist |", lines[3]);
+        Assert.Equal("| IS | 9.5000 ± 0.1000 | — | — | 5000 | classifier-mnist |", lines[4]);
+        Assert.StartsWith("| recall | 0.8000 | 0.9600 |", lines[6]);
+        Assert.Equal("| class accuracy | 0.9300 | 0.9920 | — | 5000 | classifier-mnist |", lines[9]);
+    }
+
+    [Fact]
+    public void AReferenceMetricWithoutItsFloorIsNotReported()
+    {
+        var e = Assert.Throws<DiffusionException>(() => MetricReport.ToMarkdown([new FrechetDistanceResult(1.25, 5000, 5000, "classifier-mnist")]));
+        Assert.Contains("floor", e.Message);
+        Assert.Throws<DiffusionException>(() => MetricReport.ToMarkdown([new InceptionScoreResult(9.5, 0.1, 10, 0, "classifier-mnist")]));
+    }
+
+    [Fact]
+    public void AFloorMustUseTheSameMetricExtractorAndCounts()
+    {
+        var fid = new FrechetDistanceResult(1.25, 5000, 5000, "classifier-mnist");
+        Assert.Throws<DiffusionException>(() => new FlooredResult(fid, new FrechetDistanceResult(0.5, 10000, 5000, "classifier-mnist")));
+        Assert.Throws<DiffusionException>(() => new FlooredResult(fid, new FrechetDistanceResult(0.5, 5000, 5000, "resnet18-imagenet")));
+        Assert.Throws<DiffusionException>(() => new FlooredResult(fid, new KernelInceptionDistanceResult(0, 0, 1, 2, 5000, 5000, "classifier-mnist")));
+        var paired = new FlooredResult(fid, new FrechetDistanceResult(0.5, 5000, 5000, "classifier-mnist"));
+        Assert.Equal(0.5, Assert.Single(paired.Values).Floor);
+    }
+
+    [Fact]
+    public void MetricNamesParseCaseInsensitivelyAndRejectUnknownOnesListingTheValidOnes()
+    {
+        Assert.Equal(["fid", "kid", "is"], MetricNames.Parse(" FID, kid,is ,fid"));
+        var e = Assert.Throws<DiffusionException>(() => MetricNames.Parse("fid,lpips"));
+        Assert.Equal("Unknown metric 'lpips'. Valid: fid, kid, is, pr, accuracy.", e.Message);
+        Assert.Throws<DiffusionException>(() => MetricNames.Parse(" , "));
+    }
+
+    [Fact]
+    public void FidPoolingAveragesOnlyRealPixels()
+    {
+        // pytorch-fid's blocks pool with count_include_pad = False: a constant image stays constant up to the border.
+        using var scope = NewDisposeScope();
+        var x = full(new long[] { 1, 2, 5, 5 }, 3.0f);
+        Assert.True(ClassifierTests.Same(x, FidPooling.Average(x)));
     }
 }

@@ -19,6 +19,14 @@ public sealed record LinePlotOptions
     /// <summary>Use a logarithmic (base 10) y axis; values ≤ 0 are then left out. Default false.</summary>
     public bool LogY { get; init; }
 
+    /// <summary>The corner of the plot area that holds the legend (smoothed or multi-series charts). Default
+    /// <see cref="PlotCorner.TopRight"/>; put it where the curves are not, e.g. bottom right for rising accuracy.</summary>
+    public PlotCorner LegendCorner { get; init; } = PlotCorner.TopRight;
+
+    /// <summary>Use a logarithmic (base 10) x axis, e.g. for step or evaluation counts from 5 to 1000; points with
+    /// x ≤ 0 are then left out. Default false.</summary>
+    public bool LogX { get; init; }
+
     /// <summary>
     /// Weight α of the exponential moving average drawn over the raw curve, in [0, 1): ema_t = α·ema_{t−1} + (1 − α)·y_t,
     /// bias-corrected at the start as TensorBoard does. 0 draws only the raw curve. Default 0.9.
@@ -45,4 +53,20 @@ public sealed record LinePlotOptions
         get => _height;
         init => _height = value is >= 120 and <= 8192 ? value : throw new ArgumentOutOfRangeException(nameof(Height), value, "Height must be in 120 … 8192 pixels.");
     }
+}
+
+/// <summary>A corner of a chart's plot area.</summary>
+public enum PlotCorner
+{
+    /// <summary>Top right.</summary>
+    TopRight,
+
+    /// <summary>Top left.</summary>
+    TopLeft,
+
+    /// <summary>Bottom right.</summary>
+    BottomRight,
+
+    /// <summary>Bottom left.</summary>
+    BottomLeft,
 }

@@ -49,6 +49,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        options = options with { Precision = options.Precision.Resolve(device) };
         _denoiser = network as IDenoiser ?? throw new DiffusionException($"{network.GetType().Name} does not implement IDenoiser.");
         if (data.Count < options.BatchSize)
             throw new DiffusionException($"The dataset has {data.Count} examples, fewer than one batch of {options.BatchSize}.");
@@ -61,9 +62,8 @@ public sealed class Trainer : IDisposable
         _device = device ?? CPU;
         network.to(_device);
         _weights = new MasterWeights(network, options.Precision);
-        _optimizer = new AdamW(options.Beta1, options.Beta2, options.AdamEpsilon, options.WeightDecay);
-        _optimizer.Initialize(_weights.Masters);
-        _ema = new ExponentialMovingAverage(_weights.Masters, options.EmaDecay);
+        _optimizer = new AdamW(_weights.Layout, options.Beta1, options.Beta2, options.AdamEpsilon, options.WeightDecay, _device);
+        _ema = new ExponentialMovingAverage(_weights.Layout, _weights.Master, options.EmaDecay);
         _loss = new DiffusionLoss(_denoiser.Prediction, options.MinSnrGamma);
         _generator = new Generator((ulong)options.Seed, CPU);
         Directory.CreateDirectory(runDirectory);
@@ -172,11 +172,12 @@ public sealed class Trainer : IDisposable
         var output = _network.forward(xt, t.to(ScalarType.Float32), condition);
         var loss = _loss.Compute(output, x0, eps, alpha, sigma);
         loss.backward();
-        if (o.GradientClip is double clip) _weights.ClipGradients(clip);
-        _optimizer.Step(_weights.WithGradients(), o.LearningRateAt(Step));
+        var gradients = _weights.Gradients();
+        if (o.GradientClip is double clip) MasterWeights.ClipGradients(gradients, clip);
+        _optimizer.Step(_weights.Master, gradients, o.LearningRateAt(Step));
         _weights.ZeroGradients();
         _weights.PushToNetwork();
-        _ema.Update(_weights.Masters, Step);
+        _ema.Update(_weights.Master, Step);
         return loss;
     }
 

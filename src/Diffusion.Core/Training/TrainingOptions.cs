@@ -9,8 +9,12 @@ public enum Precision
     /// <summary>Everything in float32.</summary>
     Float32,
     /// <summary>Forward and backward in bfloat16 with float32 master weights, optimizer state and EMA
-    /// (mixed precision). Several times faster on CPUs with AVX-512 BF16 and on recent GPUs.</summary>
+    /// (mixed precision). Several times faster on CPUs with AVX-512 BF16 and on recent GPUs; on CPUs without
+    /// bf16 instructions (e.g. AVX2 only) libtorch falls back to reference kernels that are 10-100× slower.</summary>
     BFloat16,
+    /// <summary><see cref="BFloat16"/> where the hardware computes it fast (see <see cref="PrecisionSupport"/>), else
+    /// <see cref="Float32"/>. Resolved once when a run starts; the run's saved options record the choice.</summary>
+    Auto,
 }
 
 /// <summary>Learning-rate shape after warm-up.</summary>
@@ -68,8 +72,8 @@ public sealed record TrainingOptions
     /// <summary>Min-SNR-γ loss weighting (Hang et al. 2023); null gives the plain (unweighted) loss. Default null.</summary>
     public double? MinSnrGamma { get; init; }
 
-    /// <summary>Forward/backward precision. Default <see cref="Precision.BFloat16"/>.</summary>
-    public Precision Precision { get; init; } = Precision.BFloat16;
+    /// <summary>Forward/backward precision. Default <see cref="Precision.Auto"/>.</summary>
+    public Precision Precision { get; init; } = Precision.Auto;
 
     /// <summary>Random horizontal flips of training images. Default false (digits must not flip).</summary>
     public bool HorizontalFlip { get; init; }

@@ -65,8 +65,9 @@ public sealed record ClassifierTrainingOptions
     /// <summary>Run forward and backward passes in bfloat16 (3–4× faster on CPUs with bf16 support) while
     /// the optimiser keeps float32 master weights; the returned classifier is float32 either way. Before training, a
     /// probe batch is run through both precisions, and training silently stays in float32 if the CPU's bf16 kernels
-    /// disagree (some libtorch builds compute bf16 convolutions wrongly for some channel counts). Default true.</summary>
-    public bool BFloat16 { get; init; } = true;
+    /// disagree (some libtorch builds compute bf16 convolutions wrongly for some channel counts). Default: true where the CPU
+    /// has bf16 instructions (<see cref="Diffusion.Core.Training.PrecisionSupport"/>), else false.</summary>
+    public bool BFloat16 { get; init; } = Diffusion.Core.Training.PrecisionSupport.CpuHasFastBFloat16;
 
     /// <summary>Steps between two progress reports (each one reads the loss back from the device). Default 100.</summary>
     /// <exception cref="DiffusionException">The value is below 1.</exception>

@@ -105,7 +105,8 @@ public sealed class FeatureStatistics
         return new FeatureStatistics(mean.data<double>().ToArray(), ToMatrix(covariance), count, metadata.GetValueOrDefault("extractor", ""));
     }
 
-    private static double[,] ToMatrix(Tensor t)
+    /// <summary>A float64 (R, C) tensor as a host matrix.</summary>
+    internal static double[,] ToMatrix(Tensor t)
     {
         var flat = t.contiguous().data<double>().ToArray();
         var m = new double[t.shape[0], t.shape[1]];
