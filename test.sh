@@ -20,10 +20,12 @@ set +e
 dotnet build Diffusion.sln -c Release --no-restore --verbosity quiet 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if [ "$status" = 0 ]; then
-  # Asks for one test assembly at a time (two libtorch processes on 2 cores slow each other down many times
-  # over); observed: `dotnet test` on a solution still starts some projects in parallel — next: -m:1 or a loop.
-  dotnet test Diffusion.sln -c Release --no-build ${filter:+--filter "$filter"} -- RunConfiguration.MaxCpuCount=1 2>&1 | tee -a "$log"
-  status=${PIPESTATUS[0]}
+  # One test assembly at a time: two libtorch processes on 2 cores slow each other down many times over, and
+  # `dotnet test` on the solution starts several assemblies in parallel.
+  for project in tests/*/*.csproj; do
+    dotnet test "$project" -c Release --no-build ${filter:+--filter "$filter"} 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+  done
 fi
 set -e
 # One summary line over all test assemblies ("N passed, N failed").

@@ -23,6 +23,8 @@ internal static partial class Commands
         new("metrics", "Comma-separated metrics: " + string.Join(", ", MetricNames.All) + ". FID, KID and pr are reported with their floor (the same metric between N train and N test images).", "accuracy"),
         new("count", "Samples per class (class-conditional runs) or in total (unconditional runs); FID/KID/IS/pr need the total N ≤ the test split (10000 for MNIST).", "100"),
         new("guidance", "Comma-separated guidance scales to evaluate.", "1,3"),
+        new("guidance-interval", "Guide only for noise levels sigma in (LOW, HIGH], e.g. 0.28,5.42; the conditional prediction elsewhere."),
+        new("guidance-rescale", "Guidance rescale phi in [0, 1] (0.7 suggested).", "0"),
         new("sampler", "Sampler name.", "ddim"),
         new("steps", "Sampling steps.", "50"),
         new("seed", "Random seed.", "0"),
@@ -60,6 +62,7 @@ internal static partial class Commands
         var scales = a.RequiredString("guidance").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var g) && g >= 0 ? g
                 : throw new DiffusionException($"--guidance takes comma-separated numbers ≥ 0, got '{s}'.")).ToArray();
+        var guidanceOptions = GuidanceOptionsFrom(a, model);
         var dataset = model.Options.Dataset;
         int[]? labels = model.Conditioner is { } c ? Enumerable.Range(0, c.Classes * perClass).Select(i => i % c.Classes).ToArray() : null;
         int total = labels?.Length ?? perClass;
@@ -71,6 +74,7 @@ internal static partial class Commands
         var log = new StderrLog();
         var results = new List<object>();
         var md = new StringBuilder($"# Evaluation of {Path.GetFileName(Path.GetFullPath(run))}\n\n{sampler.Name}, {steps} steps, {total} samples" +
+            (guidanceOptions is null ? "" : string.Create(CultureInfo.InvariantCulture, $", guidance interval {a.String("guidance-interval") ?? "none"} (sigma), rescale {guidanceOptions.Rescale}")) +
             (labels is null ? "" : $" ({perClass} per class)") + $", seed {seed}" +
             (needClassifier ? string.Create(CultureInfo.InvariantCulture, $"; classifier test accuracy {classifier.Info.TestAccuracy:P2}") : "") +
             ". Floors: the same metric between real images (FID, KID, precision/recall: N train vs N test images; IS: N test images; class accuracy: the classifier on the test split).\n\n");
@@ -82,7 +86,7 @@ internal static partial class Commands
                 var clock = Stopwatch.StartNew();
                 log.Write(string.Create(CultureInfo.InvariantCulture, $"guidance {g}: sampling {total} images with {sampler.Name}, {steps} steps, batches of {batch}"));
                 using var images = model.Sample(sampler, labels, total, steps, g, seed, batchSize: batch,
-                    progress: new SamplingLog(log, total, batch, g), ct: ct);
+                    progress: new SamplingLog(log, total, batch, g), ct: ct, guidanceOptions: guidanceOptions);
                 double sampleSeconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
 
@@ -126,7 +130,7 @@ internal static partial class Commands
             {
                 var json = JsonSerializer.Serialize(new
                 {
-                    sampler = sampler.Name, steps, perClass, count = total, seed, batch, metrics, features = wantFeatures ? evaluation!.Evaluator.Features!.Name : null,
+                    sampler = sampler.Name, steps, guidanceInterval = a.String("guidance-interval"), guidanceRescale = guidanceOptions?.Rescale ?? 0, perClass, count = total, seed, batch, metrics, features = wantFeatures ? evaluation!.Evaluator.Features!.Name : null,
                     classifierTestAccuracy = needClassifier ? classifier.Info.TestAccuracy : (double?)null, partial, results,
                 }, OptionsJson.Options);
                 AtomicFile.WriteAllText(Path.Combine(run, "eval.json"), json);

@@ -65,10 +65,11 @@ public sealed class TrainedModel : IDisposable
 
     /// <summary>Samples <paramref name="labels"/>.Count images (one per label; null labels for unconditional models) in batches.</summary>
     public Tensor Sample(ISampler sampler, IReadOnlyList<int>? labels, int count, int steps, double guidance, long seed,
-        int batchSize = 250, Action<SamplingStep>? onStep = null, IProgress<SamplingProgress>? progress = null, CancellationToken ct = default)
+        int batchSize = 250, Action<SamplingStep>? onStep = null, IProgress<SamplingProgress>? progress = null, CancellationToken ct = default,
+        GuidanceOptions? guidanceOptions = null)
     {
         var m = Options.Model;
-        var view = View(guidance);
+        var view = View(guidance, guidanceOptions);
         var parts = new List<Tensor>();
         using var generator = new Generator((ulong)seed, CPU);
         for (int start = 0; start < count; start += batchSize)

@@ -25,6 +25,15 @@ public sealed class TrainSampleEvalTests
         Assert.Equal(9, csv.Length);
         Assert.All(csv.Skip(1), l => Assert.EndsWith(",7", l));
 
+        // Guidance interval and rescale reach the sampler: same seed and scale, different images; a reversed interval is refused.
+        var plain = Cli.Run($"sample --run {run} --count 4 --steps 5 --guidance 3 --out {dir}/plain.png");
+        var varied = Cli.Run($"sample --run {run} --count 4 --steps 5 --guidance 3 --guidance-interval 0.28,5.42 --guidance-rescale 0.7 --out {dir}/varied.png");
+        Assert.True(plain.ExitCode == 0 && varied.ExitCode == 0, plain.StdErr + varied.StdErr);
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(dir, "plain.png")), File.ReadAllBytes(Path.Combine(dir, "varied.png")));
+        var reversed = Cli.Run($"sample --run {run} --count 4 --steps 5 --guidance-interval 5,1 --out {dir}/x.png");
+        Assert.Equal(2, reversed.ExitCode);
+        Assert.Contains("--guidance-interval takes two noise levels", reversed.StdErr);
+
         var eval = Cli.Run($"eval --run {run} --count 5 --guidance 1,3 --steps 5 --classifier-dir {dir}/classifiers", TimeSpan.FromMinutes(40));
         Assert.True(eval.ExitCode == 0, eval.StdErr + eval.StdOut);
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "eval.json")));

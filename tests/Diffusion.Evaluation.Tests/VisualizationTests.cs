@@ -99,4 +99,19 @@ public sealed class VisualizationTests
         Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(zeros(4, 3)));
         Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(zeros(2, 2), tensor(new long[] { 0, -1 })));
     }
+
+    [Fact]
+    public void ScatterPlotGreysPointsOutsideTheHighlightButKeepsTheirAxes()
+    {
+        using var scope = NewDisposeScope();
+        var points = tensor(new double[,] { { -1, -1 }, { 1, 1 } });
+        var labels = tensor(new long[] { 0, 3 });
+        using var all = ScatterPlot.ToImage(points, labels, size: 100, radius: 3);
+        using var second = ScatterPlot.ToImage(points, labels, size: 100, radius: 3, highlight: tensor(new[] { false, true }));
+
+        Assert.Equal(new Rgb24(222, 222, 222), second[12 + 5, 12 + 95]);    // same place as without the mask, in grey
+        Assert.Equal(ScatterPlot.Palette[3], second[12 + 95, 12 + 5]);
+        Assert.Equal(all[12 + 95, 12 + 5], second[12 + 95, 12 + 5]);
+        Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(points, labels, highlight: tensor(new[] { true })));
+    }
 }

@@ -28,9 +28,11 @@ public static class ScatterPlot
     /// <param name="labels">One label per point; null draws every point in the first colour.</param>
     /// <param name="size">Side of the plot area in pixels, at least 64. Default 512.</param>
     /// <param name="radius">Disc radius in pixels, 0 … 10. Default 2.</param>
+    /// <param name="highlight">Optional mask (N, bool): points outside it are drawn first, in light grey, so several plots
+    /// of subsets of one embedding share its axes and still show where the other points lie. Null draws all in colour.</param>
     /// <returns>A new image the caller disposes.</returns>
     /// <exception cref="DiffusionException">The shapes are wrong, a label is negative, or size/radius are out of range.</exception>
-    public static Image<Rgb24> ToImage(Tensor points, Tensor? labels = null, int size = 512, int radius = 2)
+    public static Image<Rgb24> ToImage(Tensor points, Tensor? labels = null, int size = 512, int radius = 2, Tensor? highlight = null)
     {
         if (size < 64) throw new DiffusionException($"Scatter plot size must be at least 64 pixels (got {size}).");
         if (radius is < 0 or > 10) throw new DiffusionException($"Point radius must be in 0 … 10 pixels (got {radius}).");
@@ -44,6 +46,11 @@ public static class ScatterPlot
             xy = p.contiguous().data<double>().ToArray();
         }
         var classes = labels is null ? new long[n] : Labels.ToArray(labels, n, int.MaxValue);
+        bool[] shown = new bool[n];
+        if (highlight is null) Array.Fill(shown, true);
+        else if (highlight.dim() != 1 || highlight.shape[0] != n)
+            throw new DiffusionException($"The highlight mask needs one entry per point ({n}), got shape ({string.Join(", ", highlight.shape)}).");
+        else shown = highlight.to(ScalarType.Bool, CPU).data<bool>().ToArray();
         int legendRows = (int)(classes.Length == 0 ? 1 : classes.Max() + 1);
 
         double minX = double.MaxValue, maxX = double.MinValue, minY = double.MaxValue, maxY = double.MinValue;
@@ -66,12 +73,15 @@ public static class ScatterPlot
         FillRect(image, Margin - 1, Margin - 1, Margin - 1, Margin + size, frame);
         FillRect(image, Margin + size, Margin - 1, Margin + size, Margin + size, frame);
 
-        for (long i = 0; i < n; i++)
-        {
-            int px = Margin + size / 2 + (int)Math.Round((xy[2 * i] - cx) / span * inner);
-            int py = Margin + size / 2 - (int)Math.Round((xy[2 * i + 1] - cy) / span * inner);   // y grows upwards
-            Disc(image, px, py, radius, Palette[(int)(classes[i] % Palette.Count)]);
-        }
+        var grey = new Rgb24(222, 222, 222);
+        foreach (bool front in new[] { false, true })
+            for (long i = 0; i < n; i++)
+            {
+                if (shown[i] != front) continue;
+                int px = Margin + size / 2 + (int)Math.Round((xy[2 * i] - cx) / span * inner);
+                int py = Margin + size / 2 - (int)Math.Round((xy[2 * i + 1] - cy) / span * inner);   // y grows upwards
+                Disc(image, px, py, radius, front ? Palette[(int)(classes[i] % Palette.Count)] : grey);
+            }
         int lx = Margin + size + Margin;
         for (int c = 0; c < legendRows; c++)
             FillRect(image, lx, Margin + c * (Swatch + 4), lx + Swatch - 1, Margin + c * (Swatch + 4) + Swatch - 1, Palette[c % Palette.Count]);
@@ -80,10 +90,10 @@ public static class ScatterPlot
 
     /// <summary>Draws the plot (see <see cref="ToImage"/>) and writes it to <paramref name="path"/> as PNG, creating the folder.</summary>
     /// <exception cref="DiffusionException">The inputs are invalid.</exception>
-    public static void SavePng(Tensor points, Tensor? labels, string path, int size = 512, int radius = 2)
+    public static void SavePng(Tensor points, Tensor? labels, string path, int size = 512, int radius = 2, Tensor? highlight = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        using var image = ToImage(points, labels, size, radius);
+        using var image = ToImage(points, labels, size, radius, highlight);
         AtomicFile.Write(path, temp => image.SaveAsPng(temp));
     }
 
