@@ -109,6 +109,7 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
                     $"    accuracy {accuracy:P1}, FID {result.Fid:F2} (floor {report.FloorFid:F2}), precision {result.Precision:F3}, recall {result.Recall:F3}, diversity {diversity:F3} (real {report.RealDiversity:F3}), {seconds:F0} s sampling"));
             }
             if (kept.Count > 0) report = report with { TsnePlots = SaveTsne(outDirectory, realFeatures, realLabels, kept, labels, ct) };
+            if (SaveClassEmbeddings(model, outDirectory) is { } file) report = report with { TsnePlots = [.. report.TsnePlots, file] };
         }
         finally
         {
@@ -171,6 +172,19 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
             start += n;
         }
         return files;
+    }
+
+    /// <summary>t-SNE (perplexity 3) of the network's learned class embeddings, the null class last: where guidance's
+    /// "no class" row sits among the digits. Null when the network has no class embedding.</summary>
+    private string? SaveClassEmbeddings(TrainedModel model, string outDirectory)
+    {
+        using var scope = NewDisposeScope();
+        var table = model.Network.named_parameters().FirstOrDefault(p => p.name == "class_embedding.weight").parameter;
+        if (table is null || table.shape[0] < 5) return null;
+        var embedding = Tsne.Embed(table.detach().to(ScalarType.Float32), new TsneOptions { Perplexity = 3, Seed = options.Seed });
+        const string file = "tsne-class-embeddings.png";
+        ScatterPlot.SavePng(embedding, arange(table.shape[0]), Path.Combine(outDirectory, file), size: 300, radius: 6);
+        return file;
     }
 
     private (Classifier, ClassifierInfo, string) LoadClassifier(string dataset, ImageDataset train, ImageDataset test, string cacheDir, CancellationToken ct)

@@ -11,7 +11,8 @@ using static TorchSharp.torch;
 namespace Diffusion.Benchmarks;
 
 /// <summary>One sampling run (a batch of 10 MNIST-sized images, one per class, guidance 3) per sampler and step
-/// count on the MNIST UNet in bf16. Weights are random: this measures time, not quality.</summary>
+/// count on the `mnist` preset's UNet and schedule, in bf16 where the CPU computes it fast (else float32). Weights are
+/// random: this measures time, not quality.</summary>
 public class SamplerBenchmarks
 {
     private UNet _unet = null!;
@@ -30,14 +31,15 @@ public class SamplerBenchmarks
     public void Setup()
     {
         manual_seed(0);
-        _unet = new UNet(UNetPresets.Mnist);
+        var preset = Diffusion.Pipelines.Presets.Get("mnist"); // the network and schedule the quality sweep measures
+        _unet = new UNet(preset.Model);
         // bf16 only where the CPU computes it fast (it is 10-100x slower without AVX-512 BF16 / AMX).
         if (Precision.Auto.Resolve() == Precision.BFloat16) _unet.to(ScalarType.BFloat16);
         _unet.eval();
         var classes = new ClassConditioner(10);
         _condition = classes.Encode(Enumerable.Range(0, 10).ToArray(), CPU);
         _condition.Labels!.DetachFromDisposeScope();
-        var schedule = new NoiseSchedule(new ScheduleOptions());
+        var schedule = new NoiseSchedule(preset.Schedule);
         _view = new DenoiserView(new ClassifierFreeGuidance(_unet, 3, classes), schedule);
     }
 

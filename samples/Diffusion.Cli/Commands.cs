@@ -25,6 +25,7 @@ internal static partial class Commands
         new("data-dir", "Folder holding the datasets (else $DIFFUSION_DATA, else ./data)."),
         new("batch", "Batch size (overrides the preset)."),
         new("lr", "Peak learning rate (overrides the preset)."),
+        new("label-dropout", "Share of labels replaced by the null class during training, so classifier-free guidance has an unconditional model (overrides the preset's 0.1)."),
         new("seed", "Random seed.", "0"),
         new("precision", "auto (bf16 where the CPU has bf16 instructions, else fp32), bf16 (mixed precision) or fp32.", "auto"),
         new("threads", "CPU threads for TorchSharp.", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),
@@ -62,6 +63,7 @@ internal static partial class Commands
         else if (a.Int("steps", 1) is int steps) t = t with { MaxSteps = steps, MaxMinutes = null };
         if (a.Int("batch", 1, 65536) is int b) t = t with { BatchSize = b };
         if (a.Double("lr", 1e-7, 1) is double lr) t = t with { LearningRate = lr };
+        if (a.Double("label-dropout", 0, 1) is double dropout) t = t with { LabelDropout = dropout };
         t = t with { Seed = a.Int("seed", 0)!.Value, Precision = ParsePrecision(a.String("precision")) };
         options = options with { Training = t };
         set_num_threads(a.Int("threads", 1, 256)!.Value);

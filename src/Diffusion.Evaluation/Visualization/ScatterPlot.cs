@@ -13,11 +13,13 @@ namespace Diffusion.Evaluation;
 /// </summary>
 public static class ScatterPlot
 {
-    /// <summary>Ten distinguishable colours (the "tab10" palette).</summary>
+    /// <summary>Ten distinguishable colours (the "tab10" palette), then black for an eleventh label (e.g. the null class of
+    /// classifier-free guidance).</summary>
     public static IReadOnlyList<Rgb24> Palette { get; } =
     [
         new(31, 119, 180), new(255, 127, 14), new(44, 160, 44), new(214, 39, 40), new(148, 103, 189),
         new(140, 86, 75), new(227, 119, 194), new(127, 127, 127), new(188, 189, 34), new(23, 190, 207),
+        new(0, 0, 0),
     ];
 
     private const int Margin = 12, LegendWidth = 28, Swatch = 12;
