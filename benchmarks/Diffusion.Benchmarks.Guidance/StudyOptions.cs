@@ -1,4 +1,3 @@
-using System.Globalization;
 using Diffusion.Core;
 using Diffusion.Samplers;
 
@@ -89,54 +88,37 @@ internal sealed record StudyOptions
     /// <exception cref="DiffusionException">An option is unknown, lacks its value, or has an invalid one.</exception>
     public static StudyOptions Parse(IReadOnlyList<string> args)
     {
-        var values = new Dictionary<string, string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            var name = args[i];
-            if (!name.StartsWith("--", StringComparison.Ordinal) || !Known.Contains(name[2..]))
-                throw new DiffusionException($"Unknown option '{name}'. Valid: {string.Join(", ", Known.Select(k => "--" + k))}.");
-            if (i + 1 >= args.Count) throw new DiffusionException($"Option '{name}' needs a value.");
-            values[name[2..]] = args[++i];
-        }
-        if (!values.TryGetValue("run", out var run)) throw new DiffusionException("--run DIR is required: the folder 'diffusion train' wrote.");
+        var values = new OptionValues(args, Known);
+        if (!values.TryGet("run", out var run)) throw new DiffusionException("--run DIR is required: the folder 'diffusion train' wrote.");
         var o = new StudyOptions { Run = run };
-        if (values.TryGetValue("count", out var v)) o = o with { PerClass = Int("count", v, 2, 10_000) };
-        if (values.TryGetValue("scales", out v)) o = o with { Scales = Numbers("scales", v, 0, 100) };
-        if (values.TryGetValue("variant-scales", out v))
-            o = o with { VariantScales = v.Trim().Equals("none", StringComparison.OrdinalIgnoreCase) ? [] : Numbers("variant-scales", v, 0, 100) };
-        if (values.TryGetValue("interval-sigma", out v))
+        if (values.TryGet("count", out var v)) o = o with { PerClass = OptionValues.Int("count", v, 2, 10_000) };
+        if (values.TryGet("scales", out v)) o = o with { Scales = OptionValues.Numbers("scales", v, 0, 100) };
+        if (values.TryGet("variant-scales", out v)) o = o with { VariantScales = NoneOr("variant-scales", v) };
+        if (values.TryGet("tsne-scales", out v)) o = o with { TsneScales = NoneOr("tsne-scales", v) };
+        if (values.TryGet("interval-sigma", out v))
         {
-            var pair = Numbers("interval-sigma", v, 0, 1e6);
+            var pair = OptionValues.Numbers("interval-sigma", v, 0, 1e6);
             if (pair.Length != 2 || pair[0] >= pair[1]) throw new DiffusionException($"--interval-sigma takes two increasing numbers 'low,high', got '{v}'.");
             o = o with { IntervalSigma = (pair[0], pair[1]) };
         }
-        if (values.TryGetValue("tsne-scales", out v))
-            o = o with { TsneScales = v.Trim().Equals("none", StringComparison.OrdinalIgnoreCase) ? [] : Numbers("tsne-scales", v, 0, 100) };
-        if (values.TryGetValue("rescale", out v)) o = o with { Rescale = Number("rescale", v, 1e-6, 1) };
-        if (values.TryGetValue("sampler", out v)) o = o with { Sampler = SamplerRegistry.Describe(v).Name };
-        if (values.TryGetValue("steps", out v)) o = o with { Steps = Int("steps", v, 1, 100_000) };
-        if (values.TryGetValue("seed", out v)) o = o with { Seed = Int("seed", v, 0, int.MaxValue) };
-        if (values.TryGetValue("out", out v)) o = o with { Out = v };
-        if (values.TryGetValue("data-dir", out v)) o = o with { DataDir = v };
-        if (values.TryGetValue("classifier-dir", out v)) o = o with { ClassifierDir = v };
-        if (values.TryGetValue("reference-dir", out v)) o = o with { ReferenceDir = v };
-        if (values.TryGetValue("threads", out v)) o = o with { Threads = Int("threads", v, 1, 256) };
-        if (values.TryGetValue("batch", out v)) o = o with { BatchSize = Int("batch", v, 1, 100_000) };
+        if (values.TryGet("rescale", out v)) o = o with { Rescale = OptionValues.Number("rescale", v, 1e-6, 1) };
+        if (values.TryGet("sampler", out v)) o = o with { Sampler = SamplerRegistry.Describe(v).Name };
+        if (values.TryGet("steps", out v)) o = o with { Steps = OptionValues.Int("steps", v, 1, 100_000) };
+        if (values.TryGet("seed", out v)) o = o with { Seed = OptionValues.Int("seed", v, 0, int.MaxValue) };
+        if (values.TryGet("out", out v)) o = o with { Out = v };
+        if (values.TryGet("data-dir", out v)) o = o with { DataDir = v };
+        if (values.TryGet("classifier-dir", out v)) o = o with { ClassifierDir = v };
+        if (values.TryGet("reference-dir", out v)) o = o with { ReferenceDir = v };
+        if (values.TryGet("threads", out v)) o = o with { Threads = OptionValues.Int("threads", v, 1, 256) };
+        if (values.TryGet("batch", out v)) o = o with { BatchSize = OptionValues.Int("batch", v, 1, 100_000) };
         if (o.Scales.Count == 0) throw new DiffusionException("--scales needs at least one value.");
         return o;
     }
 
+    // "none" or comma-separated scales.
+    private static double[] NoneOr(string option, string value)
+        => value.Trim().Equals("none", StringComparison.OrdinalIgnoreCase) ? [] : OptionValues.Numbers(option, value, 0, 100);
+
     private static readonly HashSet<string> Known =
         ["run", "count", "scales", "variant-scales", "tsne-scales", "interval-sigma", "rescale", "sampler", "steps", "seed", "out", "data-dir", "classifier-dir", "reference-dir", "threads", "batch"];
-
-    private static double[] Numbers(string option, string value, double min, double max)
-        => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => Number(option, s, min, max)).Distinct().ToArray();
-
-    private static int Int(string option, string value, int min, int max)
-        => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n >= min && n <= max ? n
-            : throw new DiffusionException($"--{option} takes whole numbers from {min} to {max}, got '{value}'.");
-
-    private static double Number(string option, string value, double min, double max)
-        => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x >= min && x <= max ? x
-            : throw new DiffusionException($"--{option} takes numbers from {min} to {max}, got '{value}'.");
 }

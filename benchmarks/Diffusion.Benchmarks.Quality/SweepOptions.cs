@@ -1,4 +1,3 @@
-using System.Globalization;
 using Diffusion.Core;
 using Diffusion.Core.Training;
 using Diffusion.Samplers;
@@ -86,31 +85,23 @@ internal sealed record SweepOptions
     /// <exception cref="DiffusionException">An option is unknown, lacks its value, or has an invalid one.</exception>
     public static SweepOptions Parse(IReadOnlyList<string> args)
     {
-        var values = new Dictionary<string, string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            var name = args[i];
-            if (!name.StartsWith("--", StringComparison.Ordinal) || !Known.Contains(name[2..]))
-                throw new DiffusionException($"Unknown option '{name}'. Valid: {string.Join(", ", Known.Select(k => "--" + k))}.");
-            if (i + 1 >= args.Count) throw new DiffusionException($"Option '{name}' needs a value.");
-            values[name[2..]] = args[++i];
-        }
-        if (!values.TryGetValue("run", out var run)) throw new DiffusionException("--run DIR is required: the folder 'diffusion train' wrote.");
+        var values = new OptionValues(args, Known);
+        if (!values.TryGet("run", out var run)) throw new DiffusionException("--run DIR is required: the folder 'diffusion train' wrote.");
         var o = new SweepOptions { Run = run };
-        if (values.TryGetValue("count", out var v)) o = o with { Count = Int("count", v, 2, 10_000) };
-        if (values.TryGetValue("guidance", out v)) o = o with { Guidance = Number("guidance", v, 0, 100) };
-        if (values.TryGetValue("samplers", out v)) o = o with { Samplers = SamplerList("samplers", v) };
-        if (values.TryGetValue("nfe", out v)) o = o with { Nfe = List(v).Select(s => Int("nfe", s, 1, 100_000)).Distinct().Order().ToArray() };
-        if (values.TryGetValue("reference-samplers", out v)) o = o with { ReferenceSamplers = SamplerList("reference-samplers", v) };
-        if (values.TryGetValue("reference-above", out v)) o = o with { ReferenceAbove = Int("reference-above", v, 0, int.MaxValue) };
-        if (values.TryGetValue("seed", out v)) o = o with { Seed = Int("seed", v, 0, int.MaxValue) };
-        if (values.TryGetValue("out", out v)) o = o with { Out = v };
-        if (values.TryGetValue("data-dir", out v)) o = o with { DataDir = v };
-        if (values.TryGetValue("classifier-dir", out v)) o = o with { ClassifierDir = v };
-        if (values.TryGetValue("classifier-epochs", out v)) o = o with { ClassifierEpochs = Int("classifier-epochs", v, 1, 1000) };
-        if (values.TryGetValue("threads", out v)) o = o with { Threads = Int("threads", v, 1, 256) };
-        if (values.TryGetValue("batch", out v)) o = o with { BatchSize = Int("batch", v, 1, 100_000) };
-        if (values.TryGetValue("precision", out v))
+        if (values.TryGet("count", out var v)) o = o with { Count = OptionValues.Int("count", v, 2, 10_000) };
+        if (values.TryGet("guidance", out v)) o = o with { Guidance = OptionValues.Number("guidance", v, 0, 100) };
+        if (values.TryGet("samplers", out v)) o = o with { Samplers = SamplerList("samplers", v) };
+        if (values.TryGet("nfe", out v)) o = o with { Nfe = OptionValues.List(v).Select(s => OptionValues.Int("nfe", s, 1, 100_000)).Distinct().Order().ToArray() };
+        if (values.TryGet("reference-samplers", out v)) o = o with { ReferenceSamplers = SamplerList("reference-samplers", v) };
+        if (values.TryGet("reference-above", out v)) o = o with { ReferenceAbove = OptionValues.Int("reference-above", v, 0, int.MaxValue) };
+        if (values.TryGet("seed", out v)) o = o with { Seed = OptionValues.Int("seed", v, 0, int.MaxValue) };
+        if (values.TryGet("out", out v)) o = o with { Out = v };
+        if (values.TryGet("data-dir", out v)) o = o with { DataDir = v };
+        if (values.TryGet("classifier-dir", out v)) o = o with { ClassifierDir = v };
+        if (values.TryGet("classifier-epochs", out v)) o = o with { ClassifierEpochs = OptionValues.Int("classifier-epochs", v, 1, 1000) };
+        if (values.TryGet("threads", out v)) o = o with { Threads = OptionValues.Int("threads", v, 1, 256) };
+        if (values.TryGet("batch", out v)) o = o with { BatchSize = OptionValues.Int("batch", v, 1, 100_000) };
+        if (values.TryGet("precision", out v))
             o = o with
             {
                 Precision = v.ToLowerInvariant() switch
@@ -127,21 +118,11 @@ internal sealed record SweepOptions
     private static readonly HashSet<string> Known =
         ["run", "count", "guidance", "samplers", "nfe", "reference-samplers", "reference-above", "seed", "out", "data-dir", "classifier-dir", "classifier-epochs", "precision", "threads", "batch"];
 
-    private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
     // Registry names (validated, canonical spelling), "all" for every registered sampler.
     private static string[] SamplerList(string option, string value)
     {
         if (value.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return SamplerRegistry.All.Select(s => s.Name).ToArray();
-        var names = List(value).Select(n => SamplerRegistry.Describe(n).Name).Distinct().ToArray();
+        var names = OptionValues.List(value).Select(n => SamplerRegistry.Describe(n).Name).Distinct().ToArray();
         return names.Length > 0 ? names : throw new DiffusionException($"--{option} needs at least one sampler name ({SamplerRegistry.KnownNames}).");
     }
-
-    private static int Int(string option, string value, int min, int max)
-        => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n >= min && n <= max ? n
-            : throw new DiffusionException($"--{option} takes whole numbers from {min} to {max}, got '{value}'.");
-
-    private static double Number(string option, string value, double min, double max)
-        => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x >= min && x <= max ? x
-            : throw new DiffusionException($"--{option} takes a number from {min} to {max}, got '{value}'.");
 }

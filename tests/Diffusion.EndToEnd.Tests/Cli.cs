@@ -5,20 +5,22 @@ namespace Diffusion.EndToEnd.Tests;
 /// <summary>Runs the real `diffusion` executable in a child process, as a user would.</summary>
 internal static class Cli
 {
-    public static string Dll
-    {
-        get
-        {
 #if DEBUG
-            const string config = "Debug";
+    private const string Config = "Debug";
 #else
-            const string config = "Release";
+    private const string Config = "Release";
 #endif
-            var root = RepoRoot();
-            var path = Path.Combine(root, "samples", "Diffusion.Cli", "bin", config, "net10.0", "diffusion.dll");
-            Assert.True(File.Exists(path), $"CLI not built at {path}");
-            return path;
-        }
+
+    public static string Dll => Built(Path.Combine("samples", "Diffusion.Cli"), "diffusion.dll");
+
+    /// <summary>The built console benchmark benchmarks/<paramref name="project"/>.</summary>
+    public static string Benchmark(string project) => Built(Path.Combine("benchmarks", project), project + ".dll");
+
+    private static string Built(string projectDir, string dll)
+    {
+        var path = Path.Combine(RepoRoot(), projectDir, "bin", Config, "net10.0", dll);
+        Assert.True(File.Exists(path), $"not built: {path}");
+        return path;
     }
 
     public static string RepoRoot()
@@ -42,10 +44,13 @@ internal static class Cli
 
     public static Result Run(string arguments, TimeSpan? timeout = null) => RunAsync(arguments, timeout, null).GetAwaiter().GetResult();
 
-    /// <summary>Starts the CLI; <paramref name="onStarted"/> may kill it (crash tests).</summary>
-    public static async Task<Result> RunAsync(string arguments, TimeSpan? timeout, Func<Process, Task>? onStarted)
+    /// <summary>Runs another built program of the repository (a console benchmark) the same way.</summary>
+    public static Result RunDll(string dll, string arguments, TimeSpan? timeout = null) => RunAsync(arguments, timeout, null, dll).GetAwaiter().GetResult();
+
+    /// <summary>Starts the CLI (or <paramref name="dll"/>); <paramref name="onStarted"/> may kill it (crash tests).</summary>
+    public static async Task<Result> RunAsync(string arguments, TimeSpan? timeout, Func<Process, Task>? onStarted, string? dll = null)
     {
-        var psi = new ProcessStartInfo("dotnet", $"\"{Dll}\" {arguments}")
+        var psi = new ProcessStartInfo("dotnet", $"\"{dll ?? Dll}\" {arguments}")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };

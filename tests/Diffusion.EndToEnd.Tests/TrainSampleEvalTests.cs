@@ -45,6 +45,27 @@ public sealed class TrainSampleEvalTests
             Assert.InRange(r.GetProperty("accuracy").GetDouble(), 0, 1);
         }
         Assert.True(report.RootElement.GetProperty("classifierTestAccuracy").GetDouble() >= 0.99);
+
+        // The guidance study and the sampler sweep on the same run and cached classifier: every file, every setting.
+        var study = Cli.RunDll(Cli.Benchmark("Diffusion.Benchmarks.Guidance"),
+            $"--run {run} --count 3 --scales 1,3 --variant-scales 3 --steps 3 --out {dir}/guidance --classifier-dir {dir}/classifiers --reference-dir {dir}/references");
+        Assert.True(study.ExitCode == 0, study.StdErr + study.StdOut);
+        foreach (var f in new[] { "guidance.json", "guidance.md", "guidance-grid.png", "guidance-accuracy.png", "guidance-fid.png", "tsne-real.png", "tsne-w1.png", "tsne-w3.png", "tsne-class-embeddings.png" })
+            Assert.True(File.Exists(Path.Combine(dir, "guidance", f)), $"missing {f}");
+        using var guidance = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "guidance", "guidance.json")));
+        var settings = guidance.RootElement.GetProperty("settings").EnumerateArray().ToList();
+        Assert.Equal(["w=1", "w=3", "w=3 interval", "w=3 rescale 0.7"], settings.Select(s => s.GetProperty("label").GetString()));
+        Assert.All(settings, s => Assert.InRange(s.GetProperty("accuracy").GetDouble(), 0, 1));
+        Assert.True(guidance.RootElement.GetProperty("complete").GetBoolean());
+
+        var sweep = Cli.RunDll(Cli.Benchmark("Diffusion.Benchmarks.Quality"),
+            $"--run {run} --count 20 --samplers ddim,heun --nfe 2,4 --reference-samplers ddim --reference-above 2 --out {dir}/quality --classifier-dir {dir}/classifiers");
+        Assert.True(sweep.ExitCode == 0, sweep.StdErr + sweep.StdOut);
+        using var quality = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "quality", "quality.json")));
+        Assert.Equal(3, quality.RootElement.GetProperty("settings").GetArrayLength()); // ddim and heun at 2 NFE, only the reference sampler (ddim) at 4
+        var bad = Cli.RunDll(Cli.Benchmark("Diffusion.Benchmarks.Guidance"), $"--run {run} --interval-sigma 5,1");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.StartsWith("error: --interval-sigma", bad.StdErr.Trim());
     }
 
     [Fact]
