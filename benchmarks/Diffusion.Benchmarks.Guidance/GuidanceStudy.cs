@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using Diffusion.Core;
 using Diffusion.Core.Data;
 using Diffusion.Core.Imaging;
@@ -27,7 +26,7 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
         var conditioner = model.Conditioner
             ?? throw new DiffusionException($"Run '{options.Run}' is unconditional; the guidance study needs a class-conditional run.");
         string dataset = model.Options.Dataset;
-        var interval = new TimestepInterval(model.Schedule.TimestepFromSigma(options.IntervalSigma.Low), model.Schedule.TimestepFromSigma(options.IntervalSigma.High));
+        var interval = TimestepInterval.FromSigma(model.Schedule, options.IntervalSigma.Low, options.IntervalSigma.High);
         var settings = Plan(interval);
         int classes = conditioner.Classes, count = classes * options.PerClass;
         log(string.Create(CultureInfo.InvariantCulture, $"{settings.Count} settings x {count} samples ({options.Sampler}, {options.Steps} steps); interval sigma ({options.IntervalSigma.Low}, {options.IntervalSigma.High}] = timesteps [{interval.Low:F1}, {interval.High:F1}]"));
@@ -41,7 +40,7 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
         using var _ = classifier;
         var features = new ClassifierFeatures(classifier, $"classifier-{dataset}");
         using var evaluator = new SampleEvaluator(new RealImages(dataset, train, test), new ReferenceStatistics(options.ReferenceDir ?? Path.Combine(parent, "references")),
-            features, features, featuresFingerprint: Fingerprint(classifierFile));
+            features, features, featuresFingerprint: ReferenceStatistics.FileFingerprint(classifierFile));
 
         int[] labels = Enumerable.Range(0, count).Select(i => i % classes).ToArray();
         var (realFeatures, realLabels) = RealFeatures(test, features, classes, ct);
@@ -196,12 +195,5 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
         var progress = new Progress<ClassifierTrainingProgress>(p => log($"    classifier training: {p}"));
         var (classifier, info) = ClassifierStore.GetOrTrain(cacheDir, dataset, trX, trY, teX, teY, progress: progress, cancellationToken: ct);
         return (classifier, info, Path.Combine(cacheDir, dataset, ClassifierStore.WeightsFile));
-    }
-
-    /// <summary>The first 16 hex digits of the file's SHA-256 (ties cached real features to the classifier's weights), as 'diffusion eval' computes it.</summary>
-    private static string Fingerprint(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexString(SHA256.HashData(stream))[..16].ToLowerInvariant();
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Diffusion.Core;
@@ -177,16 +176,16 @@ internal static partial class Commands
                 {
                     case "classifier":
                         features = judge;
-                        fingerprint = Fingerprint(Path.Combine(classifier.Folder, ClassifierStore.WeightsFile));
+                        fingerprint = ReferenceStatistics.FileFingerprint(Path.Combine(classifier.Folder, ClassifierStore.WeightsFile));
                         break;
                     case "resnet18":
                         var resnet = ResNet18Features.FromPackage(threads: get_num_threads());
-                        (features, owned, fingerprint) = (resnet, resnet, Fingerprint(resnet.ModelPath));
+                        (features, owned, fingerprint) = (resnet, resnet, ReferenceStatistics.FileFingerprint(resnet.ModelPath));
                         break;
                     default:
                         var weights = a.RequiredString("inception-weights");
                         var inception = new InceptionV3Features(weights);
-                        (features, owned, fingerprint) = (inception, inception, Fingerprint(weights));
+                        (features, owned, fingerprint) = (inception, inception, ReferenceStatistics.FileFingerprint(weights));
                         break;
                 }
             }
@@ -200,13 +199,6 @@ internal static partial class Commands
             test.Dispose();
             throw;
         }
-    }
-
-    /// <summary>The first 16 hex digits of the file's SHA-256: ties cached reference features to the extractor's weights.</summary>
-    private static string Fingerprint(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexString(SHA256.HashData(stream))[..16].ToLowerInvariant();
     }
 
     /// <summary>Progress lines on stderr, with the time since the command started.</summary>

@@ -204,7 +204,7 @@ internal static partial class Commands
             if (parts.Length != 2 || !double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double low)
                 || !double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double high) || !(low >= 0 && high > low))
                 throw new DiffusionException($"--guidance-interval takes two noise levels 'LOW,HIGH' with 0 <= LOW < HIGH, e.g. 0.28,5.42; got '{text}'.");
-            interval = new TimestepInterval(model.Schedule.TimestepFromSigma(low), model.Schedule.TimestepFromSigma(high));
+            interval = TimestepInterval.FromSigma(model.Schedule, low, high);
         }
         return interval is null && rescale == 0 ? null : new GuidanceOptions { Interval = interval, Rescale = rescale };
     }

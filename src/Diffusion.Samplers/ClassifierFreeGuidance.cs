@@ -7,7 +7,16 @@ namespace Diffusion.Samplers;
 /// <summary>A closed range of training timesteps [<paramref name="Low"/>, <paramref name="High"/>].</summary>
 /// <param name="Low">First timestep of the range, ≥ 0.</param>
 /// <param name="High">Last timestep of the range, ≥ <paramref name="Low"/>.</param>
-public readonly record struct TimestepInterval(double Low, double High);
+public readonly record struct TimestepInterval(double Low, double High)
+{
+    /// <summary>The timesteps of <paramref name="schedule"/> whose noise level σ = √((1 − ᾱ)/ᾱ) lies between
+    /// <paramref name="sigmaLow"/> and <paramref name="sigmaHigh"/> (continuous timesteps, as samplers pass them).</summary>
+    public static TimestepInterval FromSigma(INoiseScheduler schedule, double sigmaLow, double sigmaHigh)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        return new TimestepInterval(schedule.TimestepFromSigma(sigmaLow), schedule.TimestepFromSigma(sigmaHigh));
+    }
+}
 
 /// <summary>Options of <see cref="ClassifierFreeGuidance"/>.</summary>
 public sealed record GuidanceOptions

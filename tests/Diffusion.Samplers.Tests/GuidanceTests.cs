@@ -173,4 +173,13 @@ public sealed class GuidanceTests
         // Guidance extrapolates away from the unconditional mean 0.5, past each class mean.
         Assert.True(mean0 < ClassMeans[0] && mean1 > ClassMeans[1], $"class means {mean0}, {mean1}");
     }
+
+    [Fact]
+    public void IntervalFromSigmaMapsNoiseLevelsToTheScheduleTimesteps()
+    {
+        var interval = TimestepInterval.FromSigma(Fixtures.Linear, 0.28, 5.42);
+        Assert.True(interval.Low > 0 && interval.High > interval.Low && interval.High < Fixtures.Linear.TrainSteps - 1);
+        Assert.Equal(0.28, Fixtures.Linear.SigmaAt(interval.Low), 3);
+        Assert.Equal(5.42, Fixtures.Linear.SigmaAt(interval.High), 3);
+    }
 }

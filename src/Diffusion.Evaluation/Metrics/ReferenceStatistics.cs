@@ -104,6 +104,15 @@ public sealed class ReferenceStatistics
     /// <summary>The cache folder.</summary>
     public string Directory { get; }
 
+    /// <summary>The first 16 hex digits of the file's SHA-256: pass it as the fingerprint of features made with the
+    /// extractor weights in <paramref name="path"/>, so cached features are recomputed when the weights change.</summary>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static string FileFingerprint(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream))[..16].ToLowerInvariant();
+    }
+
     /// <summary>Where the features of <paramref name="key"/> are cached.</summary>
     public string PathFor(ReferenceKey key)
     {
