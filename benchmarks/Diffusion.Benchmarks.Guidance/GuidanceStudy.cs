@@ -25,15 +25,15 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
         using var model = TrainedModel.Load(options.Run);
         var conditioner = model.Conditioner
             ?? throw new DiffusionException($"Run '{options.Run}' is unconditional; the guidance study needs a class-conditional run.");
-        string dataset = model.Options.Dataset;
+        string dataset = Datasets.Key(model.Options.Dataset);
         var interval = TimestepInterval.FromSigma(model.Schedule, options.IntervalSigma.Low, options.IntervalSigma.High);
         var settings = Plan(interval);
         int classes = conditioner.Classes, count = classes * options.PerClass;
         log(string.Create(CultureInfo.InvariantCulture, $"{settings.Count} settings x {count} samples ({options.Sampler}, {options.Steps} steps); interval sigma ({options.IntervalSigma.Low}, {options.IntervalSigma.High}] = timesteps [{interval.Low:F1}, {interval.High:F1}]"));
 
         string dataDir = DataDirectory.Resolve(options.DataDir);
-        using var train = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Train, cancellationToken: ct);
-        using var test = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Test, cancellationToken: ct);
+        using var train = model.Options.LoadData(dataDir, DatasetSplit.Train, cancellationToken: ct);
+        using var test = model.Options.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
         if (count > test.Count) throw new DiffusionException($"{count} samples per setting is more than the {test.Count} test images the floors need; lower --count.");
         string parent = Path.GetDirectoryName(Path.GetFullPath(options.Run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".";
         var (classifier, info, classifierFile) = LoadClassifier(dataset, train, test, options.ClassifierDir ?? Path.Combine(parent, "classifiers"), ct);
@@ -189,11 +189,8 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
     private (Classifier, ClassifierInfo, string) LoadClassifier(string dataset, ImageDataset train, ImageDataset test, string cacheDir, CancellationToken ct)
     {
         log($"Classifier cache: {Path.Combine(cacheDir, dataset)} (trained once if missing) ...");
-        using var scope = NewDisposeScope();
-        var (trX, trY) = train.Batch(arange(train.Count));
-        var (teX, teY) = test.Batch(arange(test.Count));
         var progress = new Progress<ClassifierTrainingProgress>(p => log($"    classifier training: {p}"));
-        var (classifier, info) = ClassifierStore.GetOrTrain(cacheDir, dataset, trX, trY, teX, teY, progress: progress, cancellationToken: ct);
+        var (classifier, info) = ClassifierStore.GetOrTrain(cacheDir, dataset, train, test, progress: progress, cancellationToken: ct);
         return (classifier, info, Path.Combine(cacheDir, dataset, ClassifierStore.WeightsFile));
     }
 }

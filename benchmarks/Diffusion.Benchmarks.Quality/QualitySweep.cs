@@ -25,15 +25,15 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
     {
         set_num_threads(options.Threads);
         using var model = options.Precision is { } precision ? TrainedModel.Load(options.Run, precision) : TrainedModel.Load(options.Run);
-        string dataset = model.Options.Dataset;
+        string dataset = Datasets.Key(model.Options.Dataset);
         var plan = Plan(model);
         long totalEvaluations = plan.Sum(s => (long)s.Evaluations);
         log($"{plan.Count} settings, {totalEvaluations} evaluations per image in all ({totalEvaluations * options.Count} image-evaluations): "
             + string.Join(", ", plan.Select(s => $"{s.Sampler}@{s.Nfe}={s.Steps} steps")));
 
         string dataDir = DataDirectory.Resolve(options.DataDir);
-        using var train = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Train, progress: new LogProgress<string>(log), cancellationToken: ct);
-        using var test = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Test, progress: new LogProgress<string>(log), cancellationToken: ct);
+        using var train = model.Options.LoadData(dataDir, DatasetSplit.Train, new LogProgress<string>(log), cancellationToken: ct);
+        using var test = model.Options.LoadData(dataDir, DatasetSplit.Test, new LogProgress<string>(log), cancellationToken: ct);
         if (options.Count > test.Count)
             throw new DiffusionException($"--count {options.Count} is more than the {test.Count} test images the reference statistics need.");
 
@@ -181,12 +181,9 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
         var cacheDir = options.ClassifierDir
             ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.Run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "classifiers");
         log($"Classifier cache: {Path.Combine(cacheDir, dataset)} (trained once if missing) ...");
-        using var scope = NewDisposeScope();
-        var (trX, trY) = train.Batch(arange(train.Count));
-        var (teX, teY) = test.Batch(arange(test.Count));
         var training = options.ClassifierEpochs is int epochs ? new ClassifierTrainingOptions { Epochs = epochs } : null;
         var progress = new LogProgress<ClassifierTrainingProgress>(p => log($"    classifier training: {p}"));
-        return ClassifierStore.GetOrTrain(cacheDir, dataset, trX, trY, teX, teY, training, progress, ct);
+        return ClassifierStore.GetOrTrain(cacheDir, dataset, train, test, training, progress, ct);
     }
 }
 

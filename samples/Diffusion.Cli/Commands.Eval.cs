@@ -28,7 +28,7 @@ internal static partial class Commands
         new("steps", "Sampling steps.", "50"),
         new("seed", "Random seed.", "0"),
         new("batch", "Images per sampling batch (the number of samples does not depend on it).", "250"),
-        new("features", "Features for FID, KID and pr: classifier (the dataset's own classifier: FID_dataset), resnet18 (ImageNet ResNet18, ONNX) or inception (pytorch-fid's FID Inception; needs --inception-weights).", "classifier"),
+        new("features", "Features for FID, KID and pr: classifier (the dataset's own classifier: FID_dataset), resnet18 (ImageNet ResNet18, ONNX) or inception (pytorch-fid's FID Inception; needs --inception-weights). Default: classifier for class-conditional runs, resnet18 for unconditional ones."),
         new("inception-weights", "pytorch-fid's FID Inception weights (pt_inception-2015-12-05-6726825d.pth or .safetensors), for --features inception."),
         new("data-dir", "Folder holding the datasets (for the classifier and the real images)."),
         new("classifier-dir", "Where the project's classifier is cached.", "<run>/../classifiers"),
@@ -41,8 +41,8 @@ internal static partial class Commands
     {
         var run = a.RequiredString("run");
         var metrics = MetricNames.Parse(a.String("metrics"));
-        var featureKind = (a.String("features") ?? "classifier").ToLowerInvariant();
-        if (!FeatureKinds.Contains(featureKind))
+        var featureKind = a.String("features")?.ToLowerInvariant();
+        if (featureKind is not null && !FeatureKinds.Contains(featureKind))
             throw new DiffusionException($"Unknown features '{a.String("features")}'. Valid: {string.Join(", ", FeatureKinds)}.");
         bool wantAccuracy = metrics.Contains(MetricNames.Accuracy);
         var sampleMetrics = metrics.Where(m => m != MetricNames.Accuracy).ToList();
@@ -52,6 +52,9 @@ internal static partial class Commands
 
         set_num_threads(a.Int("threads", 1, 256)!.Value);
         using var model = TrainedModel.Load(run, ParsePrecision(a.String("precision")));
+        featureKind ??= model.Conditioner is null ? "resnet18" : "classifier";
+        if (featureKind == "classifier" && model.Conditioner is null && wantFeatures)
+            throw new DiffusionException("--features classifier needs a class-conditional run (the classifier is trained on the dataset's classes); use --features resnet18.");
         if (wantAccuracy && model.Conditioner is null) throw new DiffusionException("Class accuracy needs a class-conditional run; drop 'accuracy' from --metrics.");
         var sampler = SamplerRegistry.Create(a.RequiredString("sampler"));
         int steps = a.Int("steps", 1, model.Schedule.TrainSteps)!.Value;
@@ -62,13 +65,15 @@ internal static partial class Commands
             .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var g) && g >= 0 ? g
                 : throw new DiffusionException($"--guidance takes comma-separated numbers ≥ 0, got '{s}'.")).ToArray();
         var guidanceOptions = GuidanceOptionsFrom(a, model);
-        var dataset = model.Options.Dataset;
+        var dataset = Datasets.Key(model.Options.Dataset);
         int[]? labels = model.Conditioner is { } c ? Enumerable.Range(0, c.Classes * perClass).Select(i => i % c.Classes).ToArray() : null;
         int total = labels?.Length ?? perClass;
 
         bool needClassifier = wantAccuracy || sampleMetrics.Contains(MetricNames.InceptionScore) || (wantFeatures && featureKind == "classifier");
-        var classifier = needClassifier ? LoadClassifier(dataset, a, run, ct) : default;
-        using var evaluation = sampleMetrics.Count > 0 ? OpenEvaluation(dataset, a, run, featureKind, wantFeatures, classifier, ct) : null;
+        if (needClassifier && model.Conditioner is null)
+            throw new DiffusionException("IS needs the dataset's classifier, which exists only for class-conditional runs; drop 'is' from --metrics.");
+        var classifier = needClassifier ? LoadClassifier(model.Options, a, run, ct) : default;
+        using var evaluation = sampleMetrics.Count > 0 ? OpenEvaluation(model.Options, a, run, featureKind, wantFeatures, classifier, ct) : null;
 
         var log = new StderrLog();
         var results = new List<object>();
@@ -156,12 +161,13 @@ internal static partial class Commands
         }
     }
 
-    private static Evaluation OpenEvaluation(string dataset, Args a, string run, string featureKind, bool wantFeatures,
+    private static Evaluation OpenEvaluation(RunOptions options, Args a, string run, string featureKind, bool wantFeatures,
         (Classifier Classifier, ClassifierInfo Info, string Folder) classifier, CancellationToken ct)
     {
         var dataDir = DataDirectory.Resolve(a.String("data-dir"));
-        var train = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Train, cancellationToken: ct);
-        var test = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Test, cancellationToken: ct);
+        var dataset = Datasets.Key(options.Dataset);
+        var train = options.LoadData(dataDir, DatasetSplit.Train, cancellationToken: ct);
+        var test = options.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
         try
         {
             var referenceDir = a.String("reference-dir") is { } r && r != "<run>/../references" ? r

@@ -23,6 +23,7 @@ internal static partial class Commands
         new("steps", "Training step budget (overrides the preset)."),
         new("out", "Run folder; an existing run folder is resumed.", "runs/<preset>"),
         new("data-dir", "Folder holding the datasets (else $DIFFUSION_DATA, else ./data)."),
+        new("dataset", "Train on another dataset than the preset's: " + string.Join(", ", Datasets.Names) + " or folder:<path> (one sub-folder per class, or a flat folder; resized and centre-cropped to the preset's size). The network's classes follow the data."),
         new("batch", "Batch size (overrides the preset)."),
         new("lr", "Peak learning rate (overrides the preset)."),
         new("label-dropout", "Share of labels replaced by the null class during training, so classifier-free guidance has an unconditional model (overrides the preset's 0.1)."),
@@ -66,11 +67,17 @@ internal static partial class Commands
         if (a.Double("label-dropout", 0, 1) is double dropout) t = t with { LabelDropout = dropout };
         t = t with { Seed = a.Int("seed", 0)!.Value, Precision = ParsePrecision(a.String("precision")) };
         options = options with { Training = t };
+        bool otherData = a.String("dataset") is not null && !File.Exists(Path.Combine(outDir, RunOptions.FileName));
+        if (otherData) options = options with { Dataset = a.String("dataset")! };
         set_num_threads(a.Int("threads", 1, 256)!.Value);
 
         var dataDir = DataDirectory.Resolve(a.String("data-dir"));
         Console.WriteLine($"Loading {options.Dataset} from {dataDir} ...");
-        using var data = IdxDatasets.Load(options.Dataset, dataDir, DatasetSplit.Train, progress: new Progress<string>(Console.WriteLine), cancellationToken: ct);
+        using var data = options.LoadData(dataDir, DatasetSplit.Train, new Progress<string>(Console.WriteLine), ct);
+        if (otherData) options = options with { Model = options.Model with { NumClasses = data.Classes.Count > 1 ? data.Classes.Count : null } };
+        if (options.Model.NumClasses is int classes && classes != data.Classes.Count)
+            throw new DiffusionException($"The preset's network has {classes} classes but {options.Dataset} has {data.Classes.Count}; pick a dataset with {classes} classes or an unconditional preset.");
+        Console.WriteLine($"{data.Count:N0} images, {data.Size}x{data.Size}x{data.Channels}, {data.Classes.Count} class(es).");
         Directory.CreateDirectory(outDir);
         OptionsJson.Save(options, Path.Combine(outDir, RunOptions.FileName));
 
@@ -131,10 +138,11 @@ internal static partial class Commands
         return 0;
     }
 
-    private static (Classifier Classifier, ClassifierInfo Info, string Folder) LoadClassifier(string dataset, Args a, string run, CancellationToken ct)
+    private static (Classifier Classifier, ClassifierInfo Info, string Folder) LoadClassifier(RunOptions options, Args a, string run, CancellationToken ct)
     {
         var cacheDir = a.String("classifier-dir") is { } c && c != "<run>/../classifiers" ? c
             : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "classifiers");
+        var dataset = Datasets.Key(options.Dataset);
         var folder = Path.Combine(cacheDir, dataset);
         if (ClassifierStore.LoadInfo(folder) is not null)
         {
@@ -143,12 +151,9 @@ internal static partial class Commands
         }
         var dataDir = DataDirectory.Resolve(a.String("data-dir"));
         Console.WriteLine($"Training the {dataset} classifier once (cached in {folder}) ...");
-        using var train = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Train, cancellationToken: ct);
-        using var test = IdxDatasets.Load(dataset, dataDir, DatasetSplit.Test, cancellationToken: ct);
-        using var scope = NewDisposeScope();
-        var (trX, trY) = train.Batch(arange(train.Count));
-        var (teX, teY) = test.Batch(arange(test.Count));
-        var result = ClassifierStore.GetOrTrain(cacheDir, dataset, trX, trY, teX, teY, cancellationToken: ct);
+        using var train = options.LoadData(dataDir, DatasetSplit.Train, cancellationToken: ct);
+        using var test = options.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
+        var result = ClassifierStore.GetOrTrain(cacheDir, dataset, train, test, cancellationToken: ct);
         Console.WriteLine($"Classifier test accuracy: {result.Info.TestAccuracy:P2}");
         return (result.Classifier, result.Info, folder);
     }

@@ -8,6 +8,7 @@ var commands = new Dictionary<string, (string Help, OptionSpec[] Options, Func<A
     ["train"] = ("Train a model from a preset; writes run.json, checkpoints, metrics, sample grids and a loss curve into --out.", Commands.TrainOptions, Commands.Train),
     ["sample"] = ("Draw images from a trained run into a PNG grid (and optionally a GIF and single PNGs).", Commands.SampleOptions, Commands.Sample),
     ["eval"] = ("Sample from a run and measure class accuracy, FID, KID, IS and precision/recall (with real-vs-real floors); writes eval.json and eval.md.", Commands.EvalOptions, Commands.Eval),
+    ["report"] = ("Write one Markdown page comparing evaluated runs: a metrics row (with floors) and a sample grid per run.", Commands.ReportOptions, Commands.Report),
     ["samplers"] = ("List the samplers with one line each.", Array.Empty<OptionSpec>(), (_, _) => Commands.ListSamplers()),
 };
 

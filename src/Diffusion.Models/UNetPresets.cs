@@ -50,4 +50,42 @@ public static class UNetPresets
         AttentionHeadDim = 16,
         GroupNormGroups = 8,
     };
+
+    /// <summary>
+    /// Class-conditional CIFAR-10 (32×32 RGB, 10 classes): 3 levels 32 → 16 → 8 with 32, 64, 128 channels,
+    /// 1 residual block per level, self-attention at 8×8 and in the middle.
+    /// </summary>
+    public static UNetOptions Cifar10 => new()
+    {
+        InChannels = 3,
+        OutChannels = 3,
+        SampleSize = 32,
+        BaseChannels = 32,
+        ChannelMultipliers = [1, 2, 4],
+        LayersPerBlock = 1,
+        AttentionLevels = [2],
+        MidAttention = true,
+        AttentionHeadDim = 32,
+        NumClasses = 10,
+        GroupNormGroups = 8,
+    };
+
+    /// <summary>
+    /// Unconditional faces at 64×64 RGB: 4 levels 64 → 32 → 16 → 8 with 16, 32, 64, 128 channels, 1 residual
+    /// block per level, self-attention at 8×8 and in the middle. The same options at <c>SampleSize = 32</c>
+    /// (three levels) train faces at 32×32.
+    /// </summary>
+    public static UNetOptions Faces64 => new()
+    {
+        InChannels = 3,
+        OutChannels = 3,
+        SampleSize = 64,
+        BaseChannels = 16,
+        ChannelMultipliers = [1, 2, 4, 8],
+        LayersPerBlock = 1,
+        AttentionLevels = [3],
+        MidAttention = true,
+        AttentionHeadDim = 32,
+        GroupNormGroups = 8,
+    };
 }

@@ -1,4 +1,5 @@
 using Diffusion.Core;
+using Diffusion.Core.Data;
 using Diffusion.Core.Schedules;
 using Diffusion.Core.Training;
 using Diffusion.Models;
@@ -11,7 +12,7 @@ public sealed record RunOptions
     /// <summary>The preset this run started from.</summary>
     public required string Preset { get; init; }
 
-    /// <summary>Dataset name (see IdxDatasets.Names).</summary>
+    /// <summary>Dataset name: one of <see cref="Datasets.Names"/> or <c>folder:&lt;path&gt;</c>.</summary>
     public required string Dataset { get; init; }
 
     /// <summary>The network.</summary>
@@ -31,6 +32,11 @@ public sealed record RunOptions
 
     /// <summary>Default guidance scale for previews.</summary>
     public double PreviewGuidance { get; init; } = 3;
+
+    /// <summary>Loads one split of this run's dataset at the network's image size and channel count.</summary>
+    /// <exception cref="DiffusionException">The data are missing or do not fit the network.</exception>
+    public ImageDataset LoadData(string? dataDir, DatasetSplit split, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+        => Datasets.Load(Dataset, dataDir, split, Model.SampleSize, Model.InChannels, progress: progress, cancellationToken: cancellationToken);
 
     /// <summary>Name of the options file in a run folder.</summary>
     public const string FileName = "run.json";
@@ -71,6 +77,32 @@ public static class Presets
             Dataset = "fashion-mnist",
             Training = All!["mnist"]().Training with { MaxMinutes = 20 },
         },
+        ["cifar10"] = () => new RunOptions
+        {
+            Preset = "cifar10",
+            Dataset = "cifar10",
+            Model = UNetPresets.Cifar10,
+            Schedule = new ScheduleOptions { Kind = BetaSchedule.Linear },
+            Training = new TrainingOptions
+            {
+                BatchSize = 64, MaxMinutes = 60, LearningRate = 2e-3, WarmupSteps = 200, EmaDecay = 0.999, MinSnrGamma = 5,
+                LabelDropout = 0.1, HorizontalFlip = true, Precision = Precision.Auto, LogEvery = 50, CheckpointEvery = 500, SampleEvery = 1000,
+            },
+        },
+        ["faces"] = () => new RunOptions
+        {
+            Preset = "faces",
+            Dataset = "celeba",
+            Model = UNetPresets.Faces64,
+            Schedule = new ScheduleOptions { Kind = BetaSchedule.Linear },
+            Training = new TrainingOptions
+            {
+                BatchSize = 32, MaxMinutes = 60, LearningRate = 2e-3, WarmupSteps = 200, EmaDecay = 0.999, MinSnrGamma = 5,
+                HorizontalFlip = true, Precision = Precision.Auto, LogEvery = 50, CheckpointEvery = 500, SampleEvery = 1000,
+            },
+            PreviewGuidance = 0,
+        },
+        ["faces32"] = () => All!["faces"]() with { Preset = "faces32", Model = UNetPresets.Faces64 with { SampleSize = 32, ChannelMultipliers = [1, 2, 2] } },
         ["tiny"] = () => new RunOptions
         {
             Preset = "tiny",

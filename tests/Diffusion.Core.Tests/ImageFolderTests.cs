@@ -69,6 +69,22 @@ public sealed class ImageFolderTests
     }
 
     [Fact]
+    public void MixedSizesGrayscaleAndRgbaAreConverted()
+    {
+        using var dir = TestPaths.NewTempDir();
+        using (var gray = new Image<L8>(13, 9, new L8(77))) gray.SaveAsPng(Path.Combine(dir.Path, "a-gray.png"));
+        using (var rgba = new Image<Rgba32>(30, 50, new Rgba32(10, 100, 200, 40))) rgba.SaveAsPng(Path.Combine(dir.Path, "b-rgba.png"));
+        using (var small = new Image<Rgb24>(3, 3, new Rgb24(5, 6, 7))) small.SaveAsJpeg(Path.Combine(dir.Path, "c-small.jpg"));
+        using var ds = ImageFolderDataset.Load(dir.Path, new ImageFolderOptions { Size = 6, ClassFromSubfolder = false });
+        Assert.Equal(3, ds.Count);
+        using var scope = NewDisposeScope();
+        byte[] Pixel(int i) => Enumerable.Range(0, 3).Select(c => ds.Images[i, c, 3, 3].item<byte>()).ToArray();
+        Assert.Equal(new byte[] { 77, 77, 77 }, Pixel(0));              // grayscale: the value in all three channels
+        Assert.Equal(new byte[] { 10, 100, 200 }, Pixel(1));            // RGBA: colour kept, alpha dropped
+        Assert.All(Pixel(2), v => Assert.InRange(v, (byte)0, (byte)20)); // 3×3 upscaled to 6×6 (JPEG shifts values slightly)
+    }
+
+    [Fact]
     public void EmptyOrMissingFoldersGiveClearErrors()
     {
         using var dir = TestPaths.NewTempDir();

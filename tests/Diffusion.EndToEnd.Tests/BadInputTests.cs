@@ -14,10 +14,10 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public void UnknownPresetListsValidOnes() => AssertOneLineError(Cli.Run("train --preset nope"), "Valid: mnist, fashion, tiny");
+    public void UnknownPresetListsValidOnes() => AssertOneLineError(Cli.Run("train --preset nope"), "Valid: mnist, fashion, cifar10, faces, faces32, tiny");
 
     [Fact]
-    public void UnknownCommandListsCommands() => AssertOneLineError(Cli.Run("fly"), "Valid: train, sample, eval, samplers");
+    public void UnknownCommandListsCommands() => AssertOneLineError(Cli.Run("fly"), "Valid: train, sample, eval, report, samplers");
 
     [Fact]
     public void UnknownOptionIsNamed() => AssertOneLineError(Cli.Run("sample --colour red"), "Unknown option '--colour'");
@@ -31,6 +31,23 @@ public sealed class BadInputTests
         var empty = Cli.TempDir();
         var r = Cli.Run($"train --preset tiny --steps 1 --out {Path.Combine(empty, "run")} --data-dir {empty}");
         AssertOneLineError(r, "train-images-idx3-ubyte");
+    }
+
+    [Fact]
+    public void MissingCifarAndFacesNameWhereTheyWereLookedFor()
+    {
+        var empty = Cli.TempDir();
+        AssertOneLineError(Cli.Run($"train --preset cifar10 --steps 1 --out {Path.Combine(empty, "c")} --data-dir {empty}"), "data_batch_1");
+        AssertOneLineError(Cli.Run($"train --preset faces --steps 1 --out {Path.Combine(empty, "f")} --data-dir {empty}"), Path.Combine(empty, "celeba-10k"));
+        AssertOneLineError(Cli.Run($"train --preset tiny --dataset folder:{empty}/none --steps 1 --out {Path.Combine(empty, "n")}"), "does not exist");
+    }
+
+    [Fact]
+    public void ReportOfAnUnevaluatedRunSaysWhatToRun()
+    {
+        var dir = Cli.TempDir();
+        File.WriteAllText(Path.Combine(dir, "run.json"), """{"preset":"tiny","dataset":"mnist","model":{},"schedule":{},"training":{}}""");
+        AssertOneLineError(Cli.Run($"report --runs {dir} --out {dir}/page.md"), "diffusion eval --run");
     }
 
     [Fact]

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace Diffusion.EndToEnd.Tests;
 
@@ -46,6 +48,17 @@ public sealed class TrainSampleEvalTests
         }
         Assert.True(report.RootElement.GetProperty("classifierTestAccuracy").GetDouble() >= 0.99);
 
+        // The comparison page: one metrics row with floors and the run's grid copied next to the page.
+        var own = Cli.Run($"sample --run {run} --count 20 --steps 3");
+        Assert.True(own.ExitCode == 0, own.StdErr);
+        var page = Cli.Run($"report --runs {run} --out {dir}/page/datasets.md");
+        Assert.True(page.ExitCode == 0, page.StdErr + page.StdOut);
+        var md = File.ReadAllText(Path.Combine(dir, "page", "datasets.md"));
+        Assert.Contains("| run | mnist | 28×28×1 |", md);
+        Assert.Contains("(99.", md);                                      // class accuracy's floor: the classifier's test accuracy
+        Assert.True(File.Exists(Path.Combine(dir, "page", "images", "run-grid.png")));
+        Assert.Contains("](images/run-grid.png)", md);
+
         // The guidance study and the sampler sweep on the same run and cached classifier: every file, every setting.
         var study = Cli.RunDll(Cli.Benchmark("Diffusion.Benchmarks.Guidance"),
             $"--run {run} --count 3 --scales 1,3 --variant-scales 3 --steps 3 --out {dir}/guidance --classifier-dir {dir}/classifiers --reference-dir {dir}/references");
@@ -66,6 +79,31 @@ public sealed class TrainSampleEvalTests
         var bad = Cli.RunDll(Cli.Benchmark("Diffusion.Benchmarks.Guidance"), $"--run {run} --interval-sigma 5,1");
         Assert.Equal(2, bad.ExitCode);
         Assert.StartsWith("error: --interval-sigma", bad.StdErr.Trim());
+    }
+
+    [Fact]
+    public void TrainsOnAnImageFolderWithClassesFromSubfolders()
+    {
+        var dir = Cli.TempDir();
+        var images = Path.Combine(dir, "shapes");
+        foreach (var (cls, value) in new[] { ("dark", (byte)30), ("light", (byte)220) })
+        {
+            Directory.CreateDirectory(Path.Combine(images, cls));
+            for (int i = 0; i < 12; i++)
+            {
+                using var img = new Image<Rgb24>(40, 30, new Rgb24(value, value, (byte)i));
+                img.SaveAsPng(Path.Combine(images, cls, $"{i:D2}.png"));
+            }
+        }
+        var run = Path.Combine(dir, "run");
+        var train = Cli.Run($"train --preset tiny --dataset folder:{images} --steps 4 --out {run}");
+        Assert.True(train.ExitCode == 0, train.StdErr + train.StdOut);
+        Assert.Contains("22 images, 28x28x1, 2 class(es)", train.StdOut);  // every 10th image is held out for testing
+        using var options = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "run.json")));
+        Assert.Equal(2, options.RootElement.GetProperty("model").GetProperty("numClasses").GetInt32());
+        Assert.Equal($"folder:{images}", options.RootElement.GetProperty("dataset").GetString());
+        var sample = Cli.Run($"sample --run {run} --class 1 --count 4 --steps 3 --out {dir}/g.png");
+        Assert.True(sample.ExitCode == 0, sample.StdErr);
     }
 
     [Fact]

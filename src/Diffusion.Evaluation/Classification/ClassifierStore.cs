@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Diffusion.Core;
+using Diffusion.Core.Data;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -155,6 +156,20 @@ public static class ClassifierStore
             if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         }
         return (classifier, info);
+    }
+
+    /// <summary>As the tensor overload, on two datasets: every training and test image, scaled to [−1, 1].</summary>
+    /// <exception cref="DiffusionException">See the tensor overload.</exception>
+    public static (Classifier Classifier, ClassifierInfo Info) GetOrTrain(string cacheDirectory, string datasetName,
+        ImageDataset train, ImageDataset test, ClassifierTrainingOptions? options = null,
+        IProgress<ClassifierTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        using var scope = NewDisposeScope();
+        var (trX, trY) = train.Batch(arange(train.Count));
+        var (teX, teY) = test.Batch(arange(test.Count));
+        return GetOrTrain(cacheDirectory, datasetName, trX, trY, teX, teY, options, progress, cancellationToken);
     }
 
     private static (Classifier, ClassifierInfo)? TryLoadCached(string folder, ClassifierTrainingOptions options)
