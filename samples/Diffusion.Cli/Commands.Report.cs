@@ -32,7 +32,7 @@ internal static partial class Commands
         md.Append("FIDs compare only within a row's feature space: `classifier-<dataset>` features are each dataset's own classifier, `resnet18-imagenet` an ImageNet ResNet18.\n");
         if (rows.Any(r => r.Dataset.Equals("cifar10", StringComparison.OrdinalIgnoreCase)))
             md.Append("\nCIFAR-10 read from JPEG folders (as on the project's machines, quality about 75) differs in pixel statistics from the original pickles: its FIDs compare only with each other, never with published CIFAR-10 FIDs.\n");
-        md.Append("\n| run | dataset | image | network | training | sampling | N | class accuracy | FID | KID ×1000 | precision | recall | features |\n");
+        md.Append("\n| run | dataset | image | network | training | sampling | N | class accuracy | FID | KID | precision | recall | features |\n");
         md.Append("| --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
         foreach (var r in rows)
             foreach (var e in r.Results)

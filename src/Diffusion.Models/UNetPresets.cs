@@ -72,8 +72,7 @@ public static class UNetPresets
 
     /// <summary>
     /// Unconditional faces at 64×64 RGB: 4 levels 64 → 32 → 16 → 8 with 16, 32, 64, 128 channels, 1 residual
-    /// block per level, self-attention at 8×8 and in the middle. The same options at <c>SampleSize = 32</c>
-    /// (three levels) train faces at 32×32.
+    /// block per level, self-attention at 8×8 and in the middle; about 2.7 M parameters.
     /// </summary>
     public static UNetOptions Faces64 => new()
     {
@@ -88,4 +87,10 @@ public static class UNetPresets
         AttentionHeadDim = 32,
         GroupNormGroups = 8,
     };
+
+    /// <summary>
+    /// Unconditional faces at 32×32 RGB: the first three levels of <see cref="Faces64"/> (32 → 16 → 8 with 16, 32,
+    /// 64 channels), attention at 8×8 and in the middle.
+    /// </summary>
+    public static UNetOptions Faces32 => Faces64 with { SampleSize = 32, ChannelMultipliers = [1, 2, 4], AttentionLevels = [2] };
 }

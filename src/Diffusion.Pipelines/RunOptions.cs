@@ -102,7 +102,7 @@ public static class Presets
             },
             PreviewGuidance = 0,
         },
-        ["faces32"] = () => All!["faces"]() with { Preset = "faces32", Model = UNetPresets.Faces64 with { SampleSize = 32, ChannelMultipliers = [1, 2, 2] } },
+        ["faces32"] = () => All!["faces"]() with { Preset = "faces32", Model = UNetPresets.Faces32 },
         ["tiny"] = () => new RunOptions
         {
             Preset = "tiny",

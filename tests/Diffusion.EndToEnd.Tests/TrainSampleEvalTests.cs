@@ -96,7 +96,7 @@ public sealed class TrainSampleEvalTests
             }
         }
         var run = Path.Combine(dir, "run");
-        var train = Cli.Run($"train --preset tiny --dataset folder:{images} --steps 4 --out {run}");
+        var train = Cli.Run($"train --preset tiny --dataset folder:{images} --steps 4 --batch 8 --out {run}");
         Assert.True(train.ExitCode == 0, train.StdErr + train.StdOut);
         Assert.Contains("22 images, 28x28x1, 2 class(es)", train.StdOut);  // every 10th image is held out for testing
         using var options = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "run.json")));

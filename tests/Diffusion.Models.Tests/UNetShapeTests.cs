@@ -38,7 +38,7 @@ public sealed class UNetShapeTests
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        foreach (var o in new[] { UNetPresets.Mnist, UNetPresets.Tiny })
+        foreach (var o in new[] { UNetPresets.Mnist, UNetPresets.Tiny, UNetPresets.Cifar10, UNetPresets.Faces64, UNetPresets.Faces32 })
         {
             using var model = Build(o);
             var x = Noise(o, 2);
