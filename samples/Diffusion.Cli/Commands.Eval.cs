@@ -72,8 +72,9 @@ internal static partial class Commands
         bool needClassifier = wantAccuracy || sampleMetrics.Contains(MetricNames.InceptionScore) || (wantFeatures && featureKind == "classifier");
         if (needClassifier && model.Conditioner is null)
             throw new DiffusionException("IS needs the dataset's classifier, which exists only for class-conditional runs; drop 'is' from --metrics.");
-        var classifier = needClassifier ? LoadClassifier(model.Options, a, run, ct) : default;
-        using var evaluation = sampleMetrics.Count > 0 ? OpenEvaluation(model.Options, a, run, featureKind, wantFeatures, classifier, ct) : null;
+        using var real = new RealData(model.Options, DataDirectory.Resolve(a.String("data-dir")), ct);
+        var classifier = needClassifier ? LoadClassifier(real, a, run, ct) : default;
+        using var evaluation = sampleMetrics.Count > 0 ? OpenEvaluation(real, a, run, featureKind, wantFeatures, classifier) : null;
 
         var log = new StderrLog();
         var results = new List<object>();
@@ -147,8 +148,8 @@ internal static partial class Commands
 
     private static string ClassifierName(string dataset) => $"classifier-{dataset}";
 
-    /// <summary>Real images, the extractor and the evaluator; disposes what it opened.</summary>
-    private sealed class Evaluation(ImageDataset train, ImageDataset test, IDisposable? extractor, SampleEvaluator evaluator) : IDisposable
+    /// <summary>The extractor and the evaluator; disposes what it opened (the real images belong to the caller's <see cref="RealData"/>).</summary>
+    private sealed class Evaluation(IDisposable? extractor, SampleEvaluator evaluator) : IDisposable
     {
         public SampleEvaluator Evaluator => evaluator;
 
@@ -156,53 +157,46 @@ internal static partial class Commands
         {
             evaluator.Dispose();
             extractor?.Dispose();
-            train.Dispose();
-            test.Dispose();
         }
     }
 
-    private static Evaluation OpenEvaluation(RunOptions options, Args a, string run, string featureKind, bool wantFeatures,
-        (Classifier Classifier, ClassifierInfo Info, string Folder) classifier, CancellationToken ct)
+    private static Evaluation OpenEvaluation(RealData real, Args a, string run, string featureKind, bool wantFeatures,
+        (Classifier Classifier, ClassifierInfo Info, string Folder) classifier)
     {
-        var dataDir = DataDirectory.Resolve(a.String("data-dir"));
-        var dataset = Datasets.Key(options.Dataset);
-        var train = options.LoadData(dataDir, DatasetSplit.Train, cancellationToken: ct);
-        var test = options.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
+        var referenceDir = a.String("reference-dir") is { } r && r != "<run>/../references" ? r
+            : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "references");
+        var judge = classifier.Classifier is null ? null : new ClassifierFeatures(classifier.Classifier, ClassifierName(real.Key));
+        IFeatureExtractor? features = null;
+        IDisposable? owned = null;
+        string fingerprint = "";
+        if (wantFeatures)
+        {
+            switch (featureKind)
+            {
+                case "classifier":
+                    features = judge;
+                    fingerprint = ReferenceStatistics.FileFingerprint(Path.Combine(classifier.Folder, ClassifierStore.WeightsFile));
+                    break;
+                case "resnet18":
+                    var resnet = ResNet18Features.FromPackage(threads: get_num_threads());
+                    (features, owned, fingerprint) = (resnet, resnet, ReferenceStatistics.FileFingerprint(resnet.ModelPath));
+                    break;
+                default:
+                    var weights = a.RequiredString("inception-weights");
+                    var inception = new InceptionV3Features(weights);
+                    (features, owned, fingerprint) = (inception, inception, ReferenceStatistics.FileFingerprint(weights));
+                    break;
+            }
+        }
         try
         {
-            var referenceDir = a.String("reference-dir") is { } r && r != "<run>/../references" ? r
-                : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "references");
-            var judge = classifier.Classifier is null ? null : new ClassifierFeatures(classifier.Classifier, ClassifierName(dataset));
-            IFeatureExtractor? features = null;
-            IDisposable? owned = null;
-            string fingerprint = "";
-            if (wantFeatures)
-            {
-                switch (featureKind)
-                {
-                    case "classifier":
-                        features = judge;
-                        fingerprint = ReferenceStatistics.FileFingerprint(Path.Combine(classifier.Folder, ClassifierStore.WeightsFile));
-                        break;
-                    case "resnet18":
-                        var resnet = ResNet18Features.FromPackage(threads: get_num_threads());
-                        (features, owned, fingerprint) = (resnet, resnet, ReferenceStatistics.FileFingerprint(resnet.ModelPath));
-                        break;
-                    default:
-                        var weights = a.RequiredString("inception-weights");
-                        var inception = new InceptionV3Features(weights);
-                        (features, owned, fingerprint) = (inception, inception, ReferenceStatistics.FileFingerprint(weights));
-                        break;
-                }
-            }
-            var evaluator = new SampleEvaluator(new RealImages(dataset, train, test), new ReferenceStatistics(referenceDir), features, judge,
+            var evaluator = new SampleEvaluator(new RealImages(real.Key, real.Train, real.Test), new ReferenceStatistics(referenceDir), features, judge,
                 featuresFingerprint: fingerprint);
-            return new Evaluation(train, test, owned, evaluator);
+            return new Evaluation(owned, evaluator);
         }
         catch
         {
-            train.Dispose();
-            test.Dispose();
+            owned?.Dispose();
             throw;
         }
     }

@@ -37,7 +37,7 @@ internal static partial class Commands
         foreach (var r in rows)
             foreach (var e in r.Results)
                 md.Append(CultureInfo.InvariantCulture,
-                    $"| {r.Name} | {r.Dataset} | {r.Image} | {r.Parameters / 1e6:F2} M | {r.Training} | {r.Sampler}, guidance {e.Guidance:G3} | {e.Count:N0} | {e.Cell("class accuracy", percent: true)} | {e.Cell("FID")} | {e.Cell("KID")} | {e.Cell("precision")} | {e.Cell("recall")} | {e.Extractor} |\n");
+                    $"| {r.Name} | {r.Dataset} | {r.Image} | {r.Parameters / 1e6:F2} M | {r.Training} | {r.Sampler}{(r.Conditional ? $", guidance {e.Guidance:G3}" : ", unconditional")} | {e.Count:N0} | {e.Cell("class accuracy", percent: true)} | {e.Cell("FID")} | {e.Cell("KID")} | {e.Cell("precision")} | {e.Cell("recall")} | {e.Extractor} |\n");
 
         foreach (var r in rows)
         {

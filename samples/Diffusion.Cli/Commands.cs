@@ -27,6 +27,8 @@ internal static partial class Commands
         new("batch", "Batch size (overrides the preset)."),
         new("lr", "Peak learning rate (overrides the preset)."),
         new("label-dropout", "Share of labels replaced by the null class during training, so classifier-free guidance has an unconditional model (overrides the preset's 0.1)."),
+        new("schedule", "Noise schedule of a new run: linear (Ho et al. 2020), cosine (Nichol & Dhariwal 2021) or sigmoid (overrides the preset's linear; a resumed run keeps its own)."),
+        new("prediction", "What the network of a new run predicts: eps (the noise, Ho et al. 2020), v (velocity, Salimans & Ho 2022) or x0 (overrides the preset's eps; a resumed run keeps its own)."),
         new("seed", "Random seed.", "0"),
         new("precision", "auto (bf16 where the CPU has bf16 instructions, else fp32), bf16 (mixed precision) or fp32.", "auto"),
         new("threads", "CPU threads for TorchSharp.", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),
@@ -69,6 +71,18 @@ internal static partial class Commands
         options = options with { Training = t };
         bool otherData = a.String("dataset") is not null && !File.Exists(Path.Combine(outDir, RunOptions.FileName));
         if (otherData) options = options with { Dataset = a.String("dataset")! };
+        if (ParseSchedule(a.String("schedule")) is { } kind)
+        {
+            if (File.Exists(Path.Combine(outDir, RunOptions.FileName)) && kind != options.Schedule.Kind)
+                throw new DiffusionException($"{outDir} was trained with the {options.Schedule.Kind.ToString().ToLowerInvariant()} schedule; a run can't change schedule when it resumes. Use a new --out folder.");
+            options = options with { Schedule = options.Schedule with { Kind = kind } };
+        }
+        if (ParsePrediction(a.String("prediction")) is { } prediction)
+        {
+            if (File.Exists(Path.Combine(outDir, RunOptions.FileName)) && prediction != options.Model.Prediction)
+                throw new DiffusionException($"{outDir} was trained to predict {Name(options.Model.Prediction)}; a run can't change what it predicts when it resumes. Use a new --out folder.");
+            options = options with { Model = options.Model with { Prediction = prediction } };
+        }
         set_num_threads(a.Int("threads", 1, 256)!.Value);
 
         var dataDir = DataDirectory.Resolve(a.String("data-dir"));
@@ -138,24 +152,38 @@ internal static partial class Commands
         return 0;
     }
 
-    private static (Classifier Classifier, ClassifierInfo Info, string Folder) LoadClassifier(RunOptions options, Args a, string run, CancellationToken ct)
+    private static (Classifier Classifier, ClassifierInfo Info, string Folder) LoadClassifier(RealData real, Args a, string run, CancellationToken ct)
     {
         var cacheDir = a.String("classifier-dir") is { } c && c != "<run>/../classifiers" ? c
             : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "classifiers");
-        var dataset = Datasets.Key(options.Dataset);
-        var folder = Path.Combine(cacheDir, dataset);
+        var folder = Path.Combine(cacheDir, real.Key);
         if (ClassifierStore.LoadInfo(folder) is not null)
         {
             try { return (ClassifierStore.Load(folder), ClassifierStore.LoadInfo(folder)!, folder); }
             catch (DiffusionException e) { Console.WriteLine($"Cached classifier unusable ({e.Message}); retraining."); }
         }
-        var dataDir = DataDirectory.Resolve(a.String("data-dir"));
-        Console.WriteLine($"Training the {dataset} classifier once (cached in {folder}) ...");
-        using var train = options.LoadData(dataDir, DatasetSplit.Train, cancellationToken: ct);
-        using var test = options.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
-        var result = ClassifierStore.GetOrTrain(cacheDir, dataset, train, test, cancellationToken: ct);
+        Console.WriteLine($"Training the {real.Key} classifier once (cached in {folder}) ...");
+        var result = ClassifierStore.GetOrTrain(cacheDir, real.Key, real.Train, real.Test, cancellationToken: ct);
         Console.WriteLine($"Classifier test accuracy: {result.Info.TestAccuracy:P2}");
         return (result.Classifier, result.Info, folder);
+    }
+
+    /// <summary>A run's real training and test images, each read on first use and then shared by the classifier and the metrics.</summary>
+    private sealed class RealData(RunOptions options, string dataDir, CancellationToken ct) : IDisposable
+    {
+        private ImageDataset? _train, _test;
+
+        public string Key { get; } = Datasets.Key(options.Dataset);
+
+        public ImageDataset Train => _train ??= options.LoadData(dataDir, DatasetSplit.Train, cancellationToken: ct);
+
+        public ImageDataset Test => _test ??= options.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
+
+        public void Dispose()
+        {
+            _train?.Dispose();
+            _test?.Dispose();
+        }
     }
 
     private static (IReadOnlyList<int>? Labels, int Columns) Labels(TrainedModel model, int? cls, ref int count)
@@ -213,6 +241,26 @@ internal static partial class Commands
         }
         return interval is null && rescale == 0 ? null : new GuidanceOptions { Interval = interval, Rescale = rescale };
     }
+
+    private static Core.Schedules.BetaSchedule? ParseSchedule(string? s) => s?.ToLowerInvariant() switch
+    {
+        null => null,
+        "linear" => Core.Schedules.BetaSchedule.Linear,
+        "cosine" => Core.Schedules.BetaSchedule.Cosine,
+        "sigmoid" => Core.Schedules.BetaSchedule.Sigmoid,
+        _ => throw new DiffusionException($"Unknown schedule '{s}'. Valid: linear, cosine, sigmoid."),
+    };
+
+    private static Prediction? ParsePrediction(string? s) => s?.ToLowerInvariant() switch
+    {
+        null => null,
+        "eps" or "epsilon" => Prediction.Epsilon,
+        "v" => Prediction.V,
+        "x0" or "sample" => Prediction.Sample,
+        _ => throw new DiffusionException($"Unknown prediction '{s}'. Valid: eps, v, x0."),
+    };
+
+    private static string Name(Prediction p) => p switch { Prediction.Epsilon => "eps", Prediction.V => "v", _ => "x0" };
 
     private static Precision ParsePrecision(string? s) => s?.ToLowerInvariant() switch
     {

@@ -40,6 +40,19 @@ public sealed class DatasetsTests
     }
 
     [Fact]
+    public void AnUnreadableFileDoesNotShiftTheHeldOutSplit()
+    {
+        using var dir = TestPaths.NewTempDir();
+        WriteNumbered(dir.Path, 20);
+        File.WriteAllText(Path.Combine(dir.Path, "004.png"), "not a png");   // the 5th file, on the training side
+        using var test = Datasets.Load(Datasets.FolderPrefix + dir.Path, null, DatasetSplit.Test, size: 8);
+        using var train = Datasets.Load(Datasets.FolderPrefix + dir.Path, null, DatasetSplit.Train, size: 8);
+        Assert.Equal(new long[] { 9, 19 }, Reds(test));                 // still the 10th and 20th files
+        Assert.Equal(17, train.Count);                                   // 18 training files, one skipped
+        Assert.DoesNotContain(4L, Reds(train));
+    }
+
+    [Fact]
     public void ClassSubfoldersBecomeLabelsAndTrainTestSubfoldersAreTheSplits()
     {
         using var dir = TestPaths.NewTempDir();

@@ -51,6 +51,17 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public void UnknownScheduleOrPredictionAndAChangeOnResumeAreRefused()
+    {
+        AssertOneLineError(Cli.Run("train --preset tiny --schedule quadratic"), "Valid: linear, cosine, sigmoid");
+        var dir = Cli.TempDir();
+        File.WriteAllText(Path.Combine(dir, "run.json"), """{"preset":"tiny","dataset":"mnist","model":{},"schedule":{"kind":"Linear"},"training":{}}""");
+        AssertOneLineError(Cli.Run($"train --preset tiny --schedule cosine --out {dir}"), "trained with the linear schedule");
+        AssertOneLineError(Cli.Run("train --preset tiny --prediction noise"), "Valid: eps, v, x0");
+        AssertOneLineError(Cli.Run($"train --preset tiny --prediction v --out {dir}"), "trained to predict eps");
+    }
+
+    [Fact]
     public void TruncatedIdxFileIsNamed()
     {
         var dir = Cli.TempDir();

@@ -13,10 +13,16 @@ public sealed class TrainSampleEvalTests
     {
         var dir = Cli.TempDir();
         var run = Path.Combine(dir, "run");
-        var train = Cli.Run($"train --preset tiny --steps 30 --out {run}");
+        var train = Cli.Run($"train --preset tiny --steps 30 --schedule cosine --prediction v --out {run}");
         Assert.True(train.ExitCode == 0, train.StdErr + train.StdOut);
         foreach (var f in new[] { "run.json", "training.json", "metrics.jsonl", "loss.png", "train-result.json", "checkpoints/latest/ema.safetensors" })
             Assert.True(File.Exists(Path.Combine(run, f)), $"missing {f}");
+        using (var saved = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "run.json"))))
+        {
+            // Sampling and evaluation below read both back.
+            Assert.Equal("Cosine", saved.RootElement.GetProperty("schedule").GetProperty("kind").GetString());
+            Assert.Equal("V", saved.RootElement.GetProperty("model").GetProperty("prediction").GetString());
+        }
 
         var grid = Path.Combine(dir, "grid.png");
         var sample = Cli.Run($"sample --run {run} --class 7 --count 8 --steps 5 --sampler dpmpp_2m --out {grid} --gif {dir}/d.gif --png-dir {dir}/pngs");

@@ -1,5 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Diffusion.Core.Data;
 
@@ -92,14 +90,7 @@ public static class Datasets
             return ImageFolderDataset.Load(Path.Combine(root, splitName), Options(Path.Combine(root, splitName)), progress, cancellationToken);
 
         progress?.Report($"Reading {root} ({splitName} split: {(split == DatasetSplit.Test ? "every" : "all but every")} {Ordinal(HeldOutEvery)} image)");
-        using var all = ImageFolderDataset.Load(root, Options(root), progress, cancellationToken);
-        using var scope = NewDisposeScope();
-        var position = arange(all.Count, dtype: ScalarType.Int64);
-        var isTest = position.add(1).remainder(HeldOutEvery).eq(0);
-        var keep = (split == DatasetSplit.Test ? isTest : isTest.logical_not()).nonzero().view(-1);
-        if (keep.numel() == 0)
-            throw new DiffusionException($"Image folder '{root}' has {all.Count} images, too few for a {splitName} split (every {Ordinal(HeldOutEvery)} image is held out for testing); add images or use train/ and test/ sub-folders.");
-        return all.Subset(keep);
+        return ImageFolderDataset.Load(root, Options(root) with { HoldOutEvery = HeldOutEvery, HeldOut = split == DatasetSplit.Test }, progress, cancellationToken);
 
         ImageFolderOptions Options(string folder) => new()
         {

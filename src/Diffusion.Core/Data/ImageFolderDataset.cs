@@ -38,6 +38,14 @@ public static class ImageFolderDataset
             throw new DiffusionException($"Image folder '{root}' does not exist. Pass the folder that holds the images (or one sub-folder per class).");
 
         var (classes, files) = Scan(root, options);
+        if (options.HoldOutEvery is int every)
+        {
+            int total = files.Count;
+            files = files.Where((_, i) => ((i + 1) % every == 0) == options.HeldOut).ToList();
+            if (files.Count == 0)
+                throw new DiffusionException($"Image folder '{root}' has {total} images, too few for a {(options.HeldOut ? "test" : "train")} split "
+                    + $"(one image in every {every} is held out for testing); add images or use train/ and test/ sub-folders.");
+        }
         int s = options.Size, c = options.Channels, imageBytes = c * s * s;
         var pixels = new byte[(long)files.Count * imageBytes];
         var errors = new string?[files.Count];

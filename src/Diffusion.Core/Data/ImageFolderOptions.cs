@@ -6,6 +6,7 @@ public sealed record ImageFolderOptions
     private readonly int _size = 32;
     private readonly int _channels = 3;
     private readonly int? _maxImagesPerClass;
+    private readonly int? _holdOutEvery;
 
     /// <summary>
     /// Side length in pixels of the square images produced: each image is scaled (bicubic) so its shorter side
@@ -39,4 +40,19 @@ public sealed record ImageFolderOptions
         get => _maxImagesPerClass;
         init => _maxImagesPerClass = value is null or >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(MaxImagesPerClass), value, "MaxImagesPerClass must be at least 1 (or null for all).");
     }
+
+    /// <summary>
+    /// Splits the folder without a second copy: with n, every n-th file in sorted order (counted from 1 across classes, after
+    /// <see cref="MaxImagesPerClass"/>) is held out, and only the files of one side are decoded (<see cref="HeldOut"/>).
+    /// Null (default) reads every file.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 2.</exception>
+    public int? HoldOutEvery
+    {
+        get => _holdOutEvery;
+        init => _holdOutEvery = value is null or >= 2 ? value : throw new ArgumentOutOfRangeException(nameof(HoldOutEvery), value, "HoldOutEvery must be at least 2 (or null for no split).");
+    }
+
+    /// <summary>With <see cref="HoldOutEvery"/>: true reads only the held-out files (the test split), false (default) all the others.</summary>
+    public bool HeldOut { get; init; }
 }
