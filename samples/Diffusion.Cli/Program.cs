@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Diffusion.Cli;
 using Diffusion.Core;
 
@@ -38,6 +39,14 @@ Console.CancelKeyPress += (_, e) =>
     Console.Error.WriteLine("\nStopping after the current step (Ctrl-C again to abort) ...");
     cts.Cancel();
 };
+// SIGTERM (kill, docker stop, systemd) stops the same way, so a stopped run still saves its checkpoint or partial report.
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    if (cts.IsCancellationRequested) return; // a second SIGTERM terminates
+    context.Cancel = true;
+    Console.Error.WriteLine("\nStopping after the current step (SIGTERM) ...");
+    cts.Cancel();
+});
 try
 {
     var parsed = Args.Parse(args[0], args.Skip(1).ToArray(), command.Options);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -137,5 +138,29 @@ public sealed class TrainSampleEvalTests
         var steps = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToList();
         Assert.Equal(steps.Distinct().Count(), steps.Count); // no step logged twice after the resume
         Assert.Equal(60, steps[^1]);
+    }
+
+    [Fact]
+    public async Task SigtermStopsARunAfterItsCurrentStepWithACheckpoint()
+    {
+        var dir = Cli.TempDir();
+        var run = Path.Combine(dir, "run");
+        var metrics = Path.Combine(run, "metrics.jsonl");
+        // What docker stop or systemd sends: the run should stop like Ctrl-C, not die.
+        var r = await Cli.RunAsync($"train --preset tiny --steps 100000 --out {run}", TimeSpan.FromMinutes(30), async p =>
+        {
+            while (!File.Exists(metrics) && !p.HasExited) await Task.Delay(100);
+            if (p.HasExited) return;
+            using var kill = Process.Start("kill", $"-TERM {p.Id}")!;
+            await kill.WaitForExitAsync();
+        });
+        Assert.True(r.ExitCode == 130, $"exit code {r.ExitCode}: {r.StdErr}");
+        Assert.Contains("checkpoint saved", r.StdOut);
+        var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "train-result.json"))).RootElement;
+        Assert.True(result.GetProperty("cancelled").GetBoolean());
+        int steps = result.GetProperty("steps").GetInt32();
+        Assert.InRange(steps, 1, 99_999);
+        var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "checkpoints", "latest", "state.json"))).RootElement;
+        Assert.Equal(steps, state.GetProperty("step").GetInt32());
     }
 }
