@@ -55,7 +55,8 @@ internal static partial class Commands
     {
         var options = Presets.Get(a.RequiredString("preset"));
         var outDir = a.String("out") is { } o && o != "runs/<preset>" ? o : Path.Combine("runs", options.Preset);
-        if (File.Exists(Path.Combine(outDir, RunOptions.FileName)))
+        bool resuming = File.Exists(Path.Combine(outDir, RunOptions.FileName));
+        if (resuming)
         {
             var saved = RunOptions.Load(outDir);
             Console.WriteLine($"Resuming run in {outDir} (preset {saved.Preset}).");
@@ -69,17 +70,17 @@ internal static partial class Commands
         if (a.Double("label-dropout", 0, 1) is double dropout) t = t with { LabelDropout = dropout };
         t = t with { Seed = a.Int("seed", 0)!.Value, Precision = ParsePrecision(a.String("precision")) };
         options = options with { Training = t };
-        bool otherData = a.String("dataset") is not null && !File.Exists(Path.Combine(outDir, RunOptions.FileName));
+        bool otherData = a.String("dataset") is not null && !resuming;
         if (otherData) options = options with { Dataset = a.String("dataset")! };
         if (ParseSchedule(a.String("schedule")) is { } kind)
         {
-            if (File.Exists(Path.Combine(outDir, RunOptions.FileName)) && kind != options.Schedule.Kind)
+            if (resuming && kind != options.Schedule.Kind)
                 throw new DiffusionException($"{outDir} was trained with the {options.Schedule.Kind.ToString().ToLowerInvariant()} schedule; a run can't change schedule when it resumes. Use a new --out folder.");
             options = options with { Schedule = options.Schedule with { Kind = kind } };
         }
         if (ParsePrediction(a.String("prediction")) is { } prediction)
         {
-            if (File.Exists(Path.Combine(outDir, RunOptions.FileName)) && prediction != options.Model.Prediction)
+            if (resuming && prediction != options.Model.Prediction)
                 throw new DiffusionException($"{outDir} was trained to predict {Name(options.Model.Prediction)}; a run can't change what it predicts when it resumes. Use a new --out folder.");
             options = options with { Model = options.Model with { Prediction = prediction } };
         }

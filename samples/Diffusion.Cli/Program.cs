@@ -32,21 +32,17 @@ if (args.Skip(1).Any(a => a is "--help" or "-h"))
 }
 
 using var cts = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
+// Ctrl-C and SIGTERM (kill, docker stop, systemd) both stop after the current step, so a stopped run still saves its
+// checkpoint or partial report; a second signal terminates the process.
+PosixSignalRegistration StopOn(PosixSignal signal, string again) => PosixSignalRegistration.Create(signal, context =>
 {
-    if (cts.IsCancellationRequested) return; // a second Ctrl-C kills the process
-    e.Cancel = true;
-    Console.Error.WriteLine("\nStopping after the current step (Ctrl-C again to abort) ...");
-    cts.Cancel();
-};
-// SIGTERM (kill, docker stop, systemd) stops the same way, so a stopped run still saves its checkpoint or partial report.
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-{
-    if (cts.IsCancellationRequested) return; // a second SIGTERM terminates
+    if (cts.IsCancellationRequested) return;
     context.Cancel = true;
-    Console.Error.WriteLine("\nStopping after the current step (SIGTERM) ...");
+    Console.Error.WriteLine($"\nStopping after the current step ({again} again to abort) ...");
     cts.Cancel();
 });
+using var sigint = StopOn(PosixSignal.SIGINT, "Ctrl-C");
+using var sigterm = StopOn(PosixSignal.SIGTERM, "SIGTERM");
 try
 {
     var parsed = Args.Parse(args[0], args.Skip(1).ToArray(), command.Options);
