@@ -63,7 +63,13 @@ internal static partial class Commands
         long seed = a.Int("seed", 0)!.Value;
         var scales = a.RequiredString("guidance").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var g) && g >= 0 ? g
-                : throw new DiffusionException($"--guidance takes comma-separated numbers ≥ 0, got '{s}'.")).ToArray();
+                : throw new DiffusionException($"--guidance takes comma-separated numbers ≥ 0, got '{s}'.")).Distinct().ToArray();
+        if (model.Conditioner is null && scales is not [1.0])
+        {
+            // Guidance needs classes: every scale would sample the same images, so score them once.
+            Console.Error.WriteLine($"Unconditional run: guidance does not apply, so --guidance {a.String("guidance")} is scored once.");
+            scales = [1.0];
+        }
         var guidanceOptions = GuidanceOptionsFrom(a, model);
         var dataset = Datasets.Key(model.Options.Dataset);
         int[]? labels = model.Conditioner is { } c ? Enumerable.Range(0, c.Classes * perClass).Select(i => i % c.Classes).ToArray() : null;
@@ -76,6 +82,7 @@ internal static partial class Commands
         var classifier = needClassifier ? LoadClassifier(real, a, run, ct) : default;
         using var evaluation = sampleMetrics.Count > 0 ? OpenEvaluation(real, a, run, featureKind, wantFeatures, classifier) : null;
 
+        evaluation?.Evaluator.CheckSampleCount(total, sampleMetrics);  // before minutes of sampling, not after
         var log = new StderrLog();
         var results = new List<object>();
         var md = new StringBuilder($"# Evaluation of {Path.GetFileName(Path.GetFullPath(run))}\n\n{sampler.Name}, {steps} steps, {total} samples" +
@@ -89,9 +96,10 @@ internal static partial class Commands
             foreach (var g in scales)
             {
                 var clock = Stopwatch.StartNew();
-                log.Write(string.Create(CultureInfo.InvariantCulture, $"guidance {g}: sampling {total} images with {sampler.Name}, {steps} steps, batches of {batch}"));
+                string label = labels is null ? "unconditional" : string.Create(CultureInfo.InvariantCulture, $"guidance {g}");
+                log.Write(string.Create(CultureInfo.InvariantCulture, $"{label}: sampling {total} images with {sampler.Name}, {steps} steps, batches of {batch}"));
                 using var images = model.Sample(sampler, labels, total, steps, g, seed, batchSize: batch,
-                    progress: new SamplingLog(log, total, batch, g), ct: ct, guidanceOptions: guidanceOptions);
+                    progress: new SamplingLog(log, total, batch, label), ct: ct, guidanceOptions: guidanceOptions);
                 double sampleSeconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
 
@@ -102,7 +110,7 @@ internal static partial class Commands
                     using var requested = tensor(labels!.Select(l => (long)l).ToArray());
                     accuracy = ClassAccuracy.Evaluate(classifier.Classifier, images, requested, model.Conditioner!.Names, cancellationToken: ct);
                     reported.Add(new ClassAccuracyMetric(accuracy.Accuracy, accuracy.Count, classifier.Info.TestAccuracy, ClassifierName(dataset)));
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"guidance {g}: class accuracy {accuracy.Accuracy:P2} over {accuracy.Count} samples ({sampleSeconds:F0} s sampling)"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{label}: class accuracy {accuracy.Accuracy:P2} over {accuracy.Count} samples ({sampleSeconds:F0} s sampling)"));
                     Console.WriteLine("  per class: " + string.Join("  ", accuracy.PerClass.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Name}:{e.Accuracy:P0}"))));
                 }
                 if (evaluation is not null)
@@ -112,8 +120,8 @@ internal static partial class Commands
                 var values = reported.SelectMany(r => r.Values).ToList();
                 foreach (var v in values.Where(v => v.Metric != "class accuracy"))
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"guidance {g}: {v.Metric} {v.Value:G5}{(v.Std is double s ? $" ± {s:G3}" : "")} (floor {v.Floor:G5}; N = {v.SampleCount}; {v.Extractor})"));
-                md.Append(CultureInfo.InvariantCulture, $"## guidance {g}\n\n{MetricReport.ToMarkdown(reported)}\n");
+                        $"{label}: {v.Metric} {v.Value:G5}{(v.Std is double s ? $" ± {s:G3}" : "")} (floor {v.Floor:G5}; N = {v.SampleCount}; {v.Extractor})"));
+                md.Append(CultureInfo.InvariantCulture, $"## {label}\n\n{MetricReport.ToMarkdown(reported)}\n");
                 if (accuracy is not null) md.Append(CultureInfo.InvariantCulture, $"Class accuracy per class:\n\n{accuracy.ToMarkdown()}\n");
                 results.Add(new
                 {
@@ -212,7 +220,7 @@ internal static partial class Commands
     }
 
     /// <summary>Reports each finished sampling batch (the sampler reports every step of the current batch, synchronously).</summary>
-    private sealed class SamplingLog(StderrLog log, int total, int batch, double guidance) : IProgress<SamplingProgress>
+    private sealed class SamplingLog(StderrLog log, int total, int batch, string label) : IProgress<SamplingProgress>
     {
         private int _batches;
 
@@ -220,7 +228,7 @@ internal static partial class Commands
         {
             if (value.Step != value.Total) return;
             _batches++;
-            log.Write(string.Create(CultureInfo.InvariantCulture, $"guidance {guidance}: sampled {Math.Min(total, _batches * batch)}/{total} images"));
+            log.Write(string.Create(CultureInfo.InvariantCulture, $"{label}: sampled {Math.Min(total, _batches * batch)}/{total} images"));
         }
     }
 }

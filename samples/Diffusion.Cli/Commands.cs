@@ -131,7 +131,7 @@ internal static partial class Commands
             guidanceOptions: GuidanceOptionsFrom(a, model));
         var outPath = a.String("out") is { } o && o != "<run>/samples/grid.png" ? o : Path.Combine(run, "samples", "grid.png");
         ImageGrid.SavePng(images, outPath, columns, scale: 2);
-        Console.WriteLine($"Sampled {count} images with {sampler.Name}, {steps} steps, guidance {guidance} in {clock.Elapsed.TotalSeconds:F1} s -> {outPath}");
+        Console.WriteLine($"Sampled {count} images with {sampler.Name}, {steps} steps, {(model.Conditioner is null ? "unconditional" : $"guidance {guidance}")} in {clock.Elapsed.TotalSeconds:F1} s -> {outPath}");
         if (recorder is not null)
         {
             recorder.SaveGif(a.String("gif")!, Math.Min(columns, 10), scale: 2);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -111,6 +112,41 @@ public sealed class TrainSampleEvalTests
         Assert.Equal($"folder:{images}", options.RootElement.GetProperty("dataset").GetString());
         var sample = Cli.Run($"sample --run {run} --class 1 --count 4 --steps 3 --out {dir}/g.png");
         Assert.True(sample.ExitCode == 0, sample.StdErr);
+    }
+
+    [Fact]
+    public void AnUnconditionalRunIsSampledAndScoredOnceWhateverTheGuidance()
+    {
+        var dir = Cli.TempDir();
+        var images = Path.Combine(dir, "plain");  // images at the top level, no subfolders: no classes
+        Directory.CreateDirectory(images);
+        for (int i = 0; i < 40; i++)
+        {
+            using var img = new Image<Rgb24>(32, 32, new Rgb24((byte)(10 * i), 100, 200));
+            img.SaveAsPng(Path.Combine(images, $"{i:D2}.png"));
+        }
+        var run = Path.Combine(dir, "run");
+        var train = Cli.Run($"train --preset tiny --dataset folder:{images} --steps 3 --batch 8 --out {run}");
+        Assert.True(train.ExitCode == 0, train.StdErr + train.StdOut);
+        Assert.Contains("1 class(es)", train.StdOut);
+
+        var sample = Cli.Run($"sample --run {run} --count 4 --steps 2 --guidance 3 --out {dir}/g.png");
+        Assert.True(sample.ExitCode == 0, sample.StdErr);
+        Assert.Contains("2 steps, unconditional in", sample.StdOut);
+
+        var tooMany = Cli.Run($"eval --run {run} --metrics kid --count 8 --steps 2");  // 4 test images: refused before sampling
+        Assert.Equal(2, tooMany.ExitCode);
+        Assert.Contains("N must be in 2 … 4", tooMany.StdErr);
+        Assert.DoesNotContain("sampling", tooMany.StdErr);
+
+        var eval = Cli.Run($"eval --run {run} --metrics kid --count 4 --guidance 1,3,5 --steps 2");
+        Assert.True(eval.ExitCode == 0, eval.StdErr + eval.StdOut);
+        Assert.Contains("guidance does not apply, so --guidance 1,3,5 is scored once", eval.StdErr);
+        Assert.Single(Regex.Matches(eval.StdErr, "unconditional: sampling 4 images"));
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "eval.json")));
+        var result = Assert.Single(report.RootElement.GetProperty("results").EnumerateArray());
+        Assert.Equal(1.0, result.GetProperty("guidance").GetDouble());
+        Assert.Contains("## unconditional", File.ReadAllText(Path.Combine(run, "eval.md")));
     }
 
     [Fact]

@@ -138,6 +138,15 @@ public sealed class SampleEvaluator : IDisposable
         _references.Clear();
     }
 
+    /// <summary>Throws the error <see cref="Evaluate"/> would give for <paramref name="n"/> samples, so a caller can
+    /// check before spending time on sampling.</summary>
+    /// <exception cref="DiffusionException">N does not fit the real splits these metrics compare against.</exception>
+    public void CheckSampleCount(int n, IReadOnlyCollection<string> metrics)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        CheckCount(n, MetricNames.FeatureMetrics.Any(metrics.Contains));
+    }
+
     private void CheckCount(int n, bool wantFeatures)
     {
         int test = Real.Test.Count, train = Real.Train.Count;
