@@ -28,7 +28,7 @@ internal static partial class Commands
         new("lr", "Peak learning rate (overrides the preset)."),
         new("label-dropout", "Share of labels replaced by the null class during training, so classifier-free guidance has an unconditional model (overrides the preset's 0.1)."),
         new("schedule", "Noise schedule of a new run: linear (Ho et al. 2020), cosine (Nichol & Dhariwal 2021) or sigmoid (overrides the preset's linear; a resumed run keeps its own)."),
-        new("prediction", "What the network of a new run predicts: eps (the noise, Ho et al. 2020), v (velocity, Salimans & Ho 2022) or x0 (overrides the preset's eps; a resumed run keeps its own)."),
+        new("prediction", "What the network of a new run predicts: eps (the noise, Ho et al. 2020), v (velocity, Salimans & Ho 2022) or x0 (overrides the preset's: v for faces and faces32, eps for the others; a resumed run keeps its own)."),
         new("seed", "Random seed.", "0"),
         new("precision", "auto (bf16 where the CPU has bf16 instructions, else fp32), bf16 (mixed precision) or fp32.", "auto"),
         new("threads", "CPU threads for TorchSharp.", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),

@@ -64,6 +64,7 @@ public sealed class TrainSampleEvalTests
         var md = File.ReadAllText(Path.Combine(dir, "page", "datasets.md"));
         Assert.Contains("| run | mnist | 28×28×1 |", md);
         Assert.Contains("(99.", md);                                      // class accuracy's floor: the classifier's test accuracy
+        Assert.Contains(", predicts v, cosine schedule |", md);           // what the run changed from the usual recipe
         Assert.True(File.Exists(Path.Combine(dir, "page", "images", "run-grid.png")));
         Assert.Contains("](images/run-grid.png)", md);
 
