@@ -75,13 +75,13 @@ internal static partial class Commands
         if (ParseSchedule(a.String("schedule")) is { } kind)
         {
             if (resuming && kind != options.Schedule.Kind)
-                throw new DiffusionException($"{outDir} was trained with the {options.Schedule.Kind.ToString().ToLowerInvariant()} schedule; a run can't change schedule when it resumes. Use a new --out folder.");
+                throw new DiffusionException($"{outDir} was trained with the {OptionName(options.Schedule.Kind)} schedule; a run can't change schedule when it resumes. Use a new --out folder.");
             options = options with { Schedule = options.Schedule with { Kind = kind } };
         }
         if (ParsePrediction(a.String("prediction")) is { } prediction)
         {
             if (resuming && prediction != options.Model.Prediction)
-                throw new DiffusionException($"{outDir} was trained to predict {Name(options.Model.Prediction)}; a run can't change what it predicts when it resumes. Use a new --out folder.");
+                throw new DiffusionException($"{outDir} was trained to predict {OptionName(options.Model.Prediction)}; a run can't change what it predicts when it resumes. Use a new --out folder.");
             options = options with { Model = options.Model with { Prediction = prediction } };
         }
         set_num_threads(a.Int("threads", 1, 256)!.Value);
@@ -261,7 +261,10 @@ internal static partial class Commands
         _ => throw new DiffusionException($"Unknown prediction '{s}'. Valid: eps, v, x0."),
     };
 
-    private static string Name(Prediction p) => p switch { Prediction.Epsilon => "eps", Prediction.V => "v", _ => "x0" };
+    /// <summary>The names --prediction and --schedule accept, for messages and reports.</summary>
+    private static string OptionName(Prediction p) => p switch { Prediction.Epsilon => "eps", Prediction.V => "v", _ => "x0" };
+
+    private static string OptionName(Core.Schedules.BetaSchedule kind) => kind.ToString().ToLowerInvariant();
 
     private static Precision ParsePrecision(string? s) => s?.ToLowerInvariant() switch
     {

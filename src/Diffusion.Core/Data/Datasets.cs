@@ -1,4 +1,3 @@
-
 namespace Diffusion.Core.Data;
 
 /// <summary>
