@@ -82,7 +82,7 @@ public sealed class CifarPickleTests
     [InlineData(true)]
     public void ReadsTestBatch(bool python3)
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var rows = Rows(4, 1);
         Directory.CreateDirectory(Path.Combine(dir.Path, "cifar-10-batches-py"));
         File.WriteAllBytes(Path.Combine(dir.Path, "cifar-10-batches-py", "test_batch"), Batch(rows, new[] { 3, 8, 0, 9 }, python3));
@@ -97,7 +97,7 @@ public sealed class CifarPickleTests
     [Fact]
     public void ReadsFiveTrainBatchesInOrderAndLimitsPerClass()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var all = new List<byte>();
         for (int b = 1; b <= 5; b++)
         {
@@ -117,7 +117,7 @@ public sealed class CifarPickleTests
     [Fact]
     public void RejectsCodeAndCorruption()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var evil = new Pickle().Global("os", "system").Str("echo hi").Op(0x85).Op('R').Stop();
         File.WriteAllBytes(dir.File("test_batch"), evil);
         var e = Assert.Throws<DiffusionException>(() => Cifar10.LoadPickles(dir.Path, DatasetSplit.Test));
@@ -133,7 +133,7 @@ public sealed class CifarPickleTests
     [Fact]
     public void MissingCifarListsWhereItLooked()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var e = Assert.Throws<DiffusionException>(() => Cifar10.Load(dir.Path, DatasetSplit.Train));
         Assert.Contains(Path.Combine(dir.Path, "cifar-10-batches-py"), e.Message);
         Assert.Contains("data_batch_1", e.Message);

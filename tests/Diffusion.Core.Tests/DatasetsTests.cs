@@ -28,7 +28,7 @@ public sealed class DatasetsTests
     [Fact]
     public void FlatFolderHoldsOutEveryTenthImageForTesting()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         WriteNumbered(dir.Path, 25);
         using var train = Datasets.Load(Datasets.FolderPrefix + dir.Path, null, DatasetSplit.Train, size: 8);
         using var test = Datasets.Load(Datasets.FolderPrefix + dir.Path, null, DatasetSplit.Test, size: 8);
@@ -42,7 +42,7 @@ public sealed class DatasetsTests
     [Fact]
     public void AnUnreadableFileDoesNotShiftTheHeldOutSplit()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         WriteNumbered(dir.Path, 20);
         File.WriteAllText(Path.Combine(dir.Path, "004.png"), "not a png");   // the 5th file, on the training side
         using var test = Datasets.Load(Datasets.FolderPrefix + dir.Path, null, DatasetSplit.Test, size: 8);
@@ -55,7 +55,7 @@ public sealed class DatasetsTests
     [Fact]
     public void ClassSubfoldersBecomeLabelsAndTrainTestSubfoldersAreTheSplits()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         WriteNumbered(Path.Combine(dir.Path, "cats"), 10, first: 0);
         WriteNumbered(Path.Combine(dir.Path, "dogs"), 10, first: 100);
         using (var test = Datasets.Load(Datasets.FolderPrefix + dir.Path, null, DatasetSplit.Test, size: 8, channels: 3))
@@ -65,7 +65,7 @@ public sealed class DatasetsTests
             Assert.Equal(new long[] { 0, 1 }, test.Labels.data<long>().ToArray());
         }
 
-        using var split = TestPaths.NewTempDir();
+        using var split = new TempDir();
         WriteNumbered(Path.Combine(split.Path, "train", "a"), 3);
         WriteNumbered(Path.Combine(split.Path, "train", "b"), 3, first: 50);
         WriteNumbered(Path.Combine(split.Path, "test", "a"), 1, first: 200);
@@ -80,7 +80,7 @@ public sealed class DatasetsTests
     [Fact]
     public void RelativeFolderNamesResolveAgainstTheDataDirectory()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         WriteNumbered(Path.Combine(dir.Path, "my faces"), 10);
         using var test = Datasets.Load("folder:my faces", dir.Path, DatasetSplit.Test, size: 8, channels: 1);
         Assert.Equal(1, test.Channels);
@@ -91,7 +91,7 @@ public sealed class DatasetsTests
     [Fact]
     public void BadNamesSizesAndMissingDataGiveOneClearMessage()
     {
-        using var empty = TestPaths.NewTempDir();
+        using var empty = new TempDir();
         var size = Assert.Throws<DiffusionException>(() => Datasets.Load("cifar10", empty.Path, DatasetSplit.Train, size: 64));
         Assert.Contains("32x32", size.Message);
         var celeba = Assert.Throws<DiffusionException>(() => Datasets.Load("celeba", empty.Path, DatasetSplit.Train));
@@ -127,7 +127,7 @@ public sealed class DatasetsTests
             Assert.Null(Environment.GetEnvironmentVariable("CI"));         // CI always provides the shared data
             return;
         }
-        var dir = TestPaths.NewTempDir();
+        var dir = new TempDir();
         using (dir)
         {
             // Twenty real crops (89×109) through the same loader: centre-cropped to a square, resized to 64.

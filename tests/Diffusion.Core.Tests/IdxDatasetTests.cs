@@ -16,7 +16,7 @@ public sealed class IdxDatasetTests
     [Fact]
     public void MissingFilesWithoutDownloadGiveOneErrorListingThem()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var e = Assert.Throws<DiffusionException>(() => IdxDatasets.Load("mnist", dir.Path, DatasetSplit.Train, DownloadOptions.Disabled));
         Assert.Contains("train-images-idx3-ubyte.gz", e.Message);
         Assert.Contains("train-labels-idx1-ubyte.gz", e.Message);
@@ -29,7 +29,7 @@ public sealed class IdxDatasetTests
     [Fact]
     public void UnreachableMirrorFailsFastWithOneError()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var download = new DownloadOptions { Mirrors = new[] { "http://127.0.0.1:9/mnist" }, Timeout = TimeSpan.FromSeconds(2) };
         var watch = Stopwatch.StartNew();
         var e = Assert.Throws<DiffusionException>(() => IdxDatasets.Load("fashion-mnist", dir.Path, DatasetSplit.Test, download));
@@ -52,7 +52,7 @@ public sealed class IdxDatasetTests
     [Fact]
     public void WrongContentFailsChecksum()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var fake = new IdxArray(IdxElementType.UInt8, new[] { 2, 28, 28 }, new byte[2 * 28 * 28]);
         IdxWriter.Write(Path.Combine(dir.Path, "mnist", "t10k-images-idx3-ubyte.gz"), fake, gzip: true);
         IdxWriter.Write(Path.Combine(dir.Path, "mnist", "t10k-labels-idx1-ubyte"), new IdxArray(IdxElementType.UInt8, new[] { 2 }, new byte[2]));
@@ -107,7 +107,7 @@ public sealed class IdxDatasetTests
         string? data = TestPaths.SharedData();
         if (data is null) { _output.WriteLine("SKIPPED: no shared/data folder and DIFFUSION_DATA is unset."); return; }
 
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         Directory.CreateDirectory(Path.Combine(dir.Path, "mnist"));
         foreach (var f in new[] { "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" })
             File.WriteAllBytes(Path.Combine(dir.Path, "mnist", f), IdxReader.ReadContent(Path.Combine(data, "mnist", f + ".gz")));

@@ -20,7 +20,7 @@ public sealed class IdxTests
     [InlineData(true)]
     public void UInt8RoundTrip(bool gzip)
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var original = Bytes(5, 4, 3);
         string path = dir.File(gzip ? "x-idx3-ubyte.gz" : "x-idx3-ubyte");
         IdxWriter.Write(path, original, gzip);
@@ -49,7 +49,7 @@ public sealed class IdxTests
         BinaryPrimitives.WriteSingleBigEndian(floats, 1.5f);
         BinaryPrimitives.WriteSingleBigEndian(floats.AsSpan(4), -0.25f);
 
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         IdxWriter.Write(dir.File("i"), new IdxArray(IdxElementType.Int32, new[] { 3 }, data));
         IdxWriter.Write(dir.File("f"), new IdxArray(IdxElementType.Float32, new[] { 1, 2 }, floats));
         Assert.Equal(new byte[] { 0, 0, 0x0C, 1, 0, 0, 0, 3 }, File.ReadAllBytes(dir.File("i")).Take(8));
@@ -63,7 +63,7 @@ public sealed class IdxTests
     [Fact]
     public void TruncatedFileNamesFileAndProblem()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         string path = dir.File("short-idx3-ubyte");
         IdxWriter.Write(path, Bytes(10, 28, 28));
         var bytes = File.ReadAllBytes(path);
@@ -78,7 +78,7 @@ public sealed class IdxTests
     [Fact]
     public void TruncatedInsideHeader()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         string path = dir.File("tiny");
         File.WriteAllBytes(path, new byte[] { 0, 0, 8, 3, 0, 0 });
         var e = Assert.Throws<DiffusionException>(() => IdxReader.Read(path));
@@ -89,7 +89,7 @@ public sealed class IdxTests
     [Fact]
     public void TruncatedGzipNamesFile()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         string path = dir.File("cut.gz");
         IdxWriter.Write(path, Bytes(20, 28, 28), gzip: true);
         var bytes = File.ReadAllBytes(path);
@@ -103,7 +103,7 @@ public sealed class IdxTests
     [Fact]
     public void CorruptedGzipNamesFile()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         string path = dir.File("bad.gz");
         IdxWriter.Write(path, Bytes(20, 28, 28), gzip: true);
         var bytes = File.ReadAllBytes(path);
@@ -120,7 +120,7 @@ public sealed class IdxTests
     [InlineData(new byte[] { 0, 0, 8, 0 })]     // no dimensions
     public void WrongMagicIsRejected(byte[] magic)
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         string path = dir.File("magic");
         File.WriteAllBytes(path, magic.Concat(new byte[] { 0, 0, 0, 2, 7, 9 }).ToArray());
         var e = Assert.Throws<DiffusionException>(() => IdxReader.Read(path));
@@ -131,7 +131,7 @@ public sealed class IdxTests
     [Fact]
     public void TrailingBytesAreRejected()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         string path = dir.File("long");
         IdxWriter.Write(path, Bytes(2, 2, 2));
         File.AppendAllText(path, "xyz");
@@ -155,7 +155,7 @@ public sealed class IdxTests
     [Fact]
     public void ContentOfGzipIsDecompressed()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         string path = dir.File("plain.gz");
         using (var f = File.Create(path))
         using (var z = new GZipStream(f, CompressionLevel.Fastest))

@@ -30,7 +30,7 @@ public sealed class ImageFolderTests
     [Fact]
     public void ClassesComeFromSubfoldersAndImagesAreCentreCropped()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         WriteStriped(Path.Combine(dir.Path, "dog", "b.png"), new Rgb24(10, 20, 30));
         WriteStriped(Path.Combine(dir.Path, "cat", "a.png"), Green);
         WriteStriped(Path.Combine(dir.Path, "cat", "nested", "c.png"), Green);
@@ -59,7 +59,7 @@ public sealed class ImageFolderTests
     [Fact]
     public void GrayscaleUsesLuma()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         WriteStriped(Path.Combine(dir.Path, "a.png"), Green);
         using var ds = ImageFolderDataset.Load(dir.Path, new ImageFolderOptions { Size = 8, Channels = 1, ClassFromSubfolder = false });
         Assert.Equal(1, ds.Channels);
@@ -71,7 +71,7 @@ public sealed class ImageFolderTests
     [Fact]
     public void MixedSizesGrayscaleAndRgbaAreConverted()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         using (var gray = new Image<L8>(13, 9, new L8(77))) gray.SaveAsPng(Path.Combine(dir.Path, "a-gray.png"));
         using (var rgba = new Image<Rgba32>(30, 50, new Rgba32(10, 100, 200, 40))) rgba.SaveAsPng(Path.Combine(dir.Path, "b-rgba.png"));
         using (var small = new Image<Rgb24>(3, 3, new Rgb24(5, 6, 7))) small.SaveAsJpeg(Path.Combine(dir.Path, "c-small.jpg"));
@@ -87,7 +87,7 @@ public sealed class ImageFolderTests
     [Fact]
     public void EmptyOrMissingFoldersGiveClearErrors()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var e = Assert.Throws<DiffusionException>(() => ImageFolderDataset.Load(dir.Path, 8));
         Assert.Contains("holds no images", e.Message);
         Assert.Contains(dir.Path, e.Message);

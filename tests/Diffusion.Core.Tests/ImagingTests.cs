@@ -25,7 +25,7 @@ public sealed class ImagingTests
     [InlineData(3, 4, 4, 0, 3)]
     public void GridPngHasExpectedSizeAndPixels(int channels, int count, int columns, int padding, int scale)
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         using var scope = NewDisposeScope();
         var (x, u) = Images(count, channels);
         string path = dir.File("grid.png");
@@ -86,7 +86,7 @@ public sealed class ImagingTests
     [Fact]
     public void GifHasOneFramePerStepAndLoops()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         using var scope = NewDisposeScope();
         var frames = Enumerable.Range(0, 5).Select(i => full(new long[] { 4, 3, 8, 8 }, -1 + i * 0.5f)).ToList();
         string path = dir.File("traj.gif");
@@ -105,7 +105,7 @@ public sealed class ImagingTests
     [Fact]
     public void GifRejectsMismatchedFrames()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         using var scope = NewDisposeScope();
         var frames = new[] { zeros(2, 1, 4, 4), zeros(2, 1, 5, 5) };
         Assert.Throws<DiffusionException>(() => TrajectoryGif.Save(frames, dir.File("x.gif")));
@@ -116,7 +116,7 @@ public sealed class ImagingTests
     [Fact]
     public void RecorderKeepsEveryKthStepAndTheLast()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         using var recorder = new TrajectoryRecorder(every: 3, maxImages: 2);
         for (int step = 1; step <= 10; step++)
         {
@@ -135,7 +135,7 @@ public sealed class ImagingTests
     [Fact]
     public void SavePngsWritesFilesAndLabels()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         using var scope = NewDisposeScope();
         var (x, u) = Images(3, 3);
         var names = ImageFiles.SavePngs(x, dir.Path, new[] { 4, 0, 9 });
@@ -157,7 +157,7 @@ public sealed class ImagingTests
     [Fact]
     public void SavePngsWithoutLabelsWritesNoCsv()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         using var scope = NewDisposeScope();
         var (x, _) = Images(2, 1);
         ImageFiles.SavePngs(x, dir.Path);

@@ -22,7 +22,7 @@ public sealed class LinePlotSeriesTests
     [Fact]
     public void DrawsEverySeriesInItsColourWithMarkersAndALegend()
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         double[] nfe = [5, 10, 20, 50, 100, 1000];
         var series = new[]
         {

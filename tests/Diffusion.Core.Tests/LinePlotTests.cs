@@ -19,7 +19,7 @@ public sealed class LinePlotTests
     [InlineData(true)]
     public void WritesAChartOfTheRequestedSize(bool logY)
     {
-        using var dir = TestPaths.NewTempDir();
+        using var dir = new TempDir();
         var (x, y) = Loss(500);
         string path = dir.File("loss.png");
         LinePlot.SavePng(x, y, path, new LinePlotOptions { Title = "Training loss", LogY = logY, Smoothing = 0.95, Width = 640, Height = 400 });

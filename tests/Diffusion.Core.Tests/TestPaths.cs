@@ -2,7 +2,7 @@ using Diffusion.Core.Data;
 
 namespace Diffusion.Core.Tests;
 
-/// <summary>Finds the shared datasets and makes scratch directories for tests.</summary>
+/// <summary>Finds the shared datasets for tests.</summary>
 internal static class TestPaths
 {
     /// <summary>
@@ -19,29 +19,6 @@ internal static class TestPaths
             if (Directory.Exists(candidate)) return candidate;
         }
         return null;
-    }
-
-    /// <summary>A new empty directory under the system temp folder; delete it with <see cref="TempDir.Dispose"/>.</summary>
-    public static TempDir NewTempDir() => new();
-}
-
-/// <summary>A scratch directory removed on dispose.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public TempDir()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "diffusion-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); }
-        catch (IOException) { }
     }
 }
 

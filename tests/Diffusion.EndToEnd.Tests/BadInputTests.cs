@@ -28,7 +28,7 @@ public sealed class BadInputTests
     [Fact]
     public void MissingDatasetNamesTheFiles()
     {
-        var empty = Cli.TempDir();
+        using var empty = new TempDir();
         var r = Cli.Run($"train --preset tiny --steps 1 --out {Path.Combine(empty, "run")} --data-dir {empty}");
         AssertOneLineError(r, "train-images-idx3-ubyte");
     }
@@ -36,7 +36,7 @@ public sealed class BadInputTests
     [Fact]
     public void MissingCifarAndFacesNameWhereTheyWereLookedFor()
     {
-        var empty = Cli.TempDir();
+        using var empty = new TempDir();
         AssertOneLineError(Cli.Run($"train --preset cifar10 --steps 1 --out {Path.Combine(empty, "c")} --data-dir {empty}"), "data_batch_1");
         AssertOneLineError(Cli.Run($"train --preset faces --steps 1 --out {Path.Combine(empty, "f")} --data-dir {empty}"), Path.Combine(empty, "celeba-10k"));
         AssertOneLineError(Cli.Run($"train --preset tiny --dataset folder:{empty}/none --steps 1 --out {Path.Combine(empty, "n")}"), "does not exist");
@@ -45,7 +45,7 @@ public sealed class BadInputTests
     [Fact]
     public void ReportOfAnUnevaluatedRunSaysWhatToRun()
     {
-        var dir = Cli.TempDir();
+        using var dir = new TempDir();
         File.WriteAllText(Path.Combine(dir, "run.json"), """{"preset":"tiny","dataset":"mnist","model":{},"schedule":{},"training":{}}""");
         AssertOneLineError(Cli.Run($"report --runs {dir} --out {dir}/page.md"), "diffusion eval --run");
     }
@@ -54,7 +54,7 @@ public sealed class BadInputTests
     public void UnknownScheduleOrPredictionAndAChangeOnResumeAreRefused()
     {
         AssertOneLineError(Cli.Run("train --preset tiny --schedule quadratic"), "Valid: linear, cosine, sigmoid");
-        var dir = Cli.TempDir();
+        using var dir = new TempDir();
         File.WriteAllText(Path.Combine(dir, "run.json"), """{"preset":"tiny","dataset":"mnist","model":{},"schedule":{"kind":"Linear"},"training":{}}""");
         AssertOneLineError(Cli.Run($"train --preset tiny --schedule cosine --out {dir}"), "trained with the linear schedule");
         AssertOneLineError(Cli.Run("train --preset tiny --prediction noise"), "Valid: eps, v, x0");
@@ -64,7 +64,7 @@ public sealed class BadInputTests
     [Fact]
     public void TruncatedIdxFileIsNamed()
     {
-        var dir = Cli.TempDir();
+        using var dir = new TempDir();
         var mnist = Path.Combine(dir, "mnist");
         Directory.CreateDirectory(mnist);
         foreach (var f in Directory.GetFiles(Path.Combine(Cli.DataDir(), "mnist")))

@@ -64,11 +64,4 @@ internal static class Cli
         catch (OperationCanceledException) { p.Kill(true); throw new TimeoutException($"diffusion {arguments} did not finish in time."); }
         return new Result(p.ExitCode, await stdout, await stderr);
     }
-
-    public static string TempDir()
-    {
-        var d = Path.Combine(Path.GetTempPath(), "diffusion-e2e-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(d);
-        return d;
-    }
 }

@@ -13,7 +13,7 @@ public sealed class TrainSampleEvalTests
     [Fact]
     public void TrainSampleEvalLoopProducesEveryArtifact()
     {
-        var dir = Cli.TempDir();
+        using var dir = new TempDir();
         var run = Path.Combine(dir, "run");
         var train = Cli.Run($"train --preset tiny --steps 30 --schedule cosine --prediction v --out {run}");
         Assert.True(train.ExitCode == 0, train.StdErr + train.StdOut);
@@ -93,7 +93,7 @@ public sealed class TrainSampleEvalTests
     [Fact]
     public void TrainsOnAnImageFolderWithClassesFromSubfolders()
     {
-        var dir = Cli.TempDir();
+        using var dir = new TempDir();
         var images = Path.Combine(dir, "shapes");
         foreach (var (cls, value) in new[] { ("dark", (byte)30), ("light", (byte)220) })
         {
@@ -118,7 +118,7 @@ public sealed class TrainSampleEvalTests
     [Fact]
     public void AnUnconditionalRunIsSampledAndScoredOnceWhateverTheGuidance()
     {
-        var dir = Cli.TempDir();
+        using var dir = new TempDir();
         var images = Path.Combine(dir, "plain");  // images at the top level, no subfolders: no classes
         Directory.CreateDirectory(images);
         for (int i = 0; i < 40; i++)
@@ -153,7 +153,7 @@ public sealed class TrainSampleEvalTests
     [Fact]
     public async Task KilledRunResumesFromItsLastCheckpoint()
     {
-        var dir = Cli.TempDir();
+        using var dir = new TempDir();
         var run = Path.Combine(dir, "run");
         var ckpt = Path.Combine(run, "checkpoints", "latest", "state.json");
         // Kill -9 the process once its first checkpoint (step 20) exists, mid-way to step 60.
@@ -180,7 +180,7 @@ public sealed class TrainSampleEvalTests
     [Fact]
     public async Task SigtermStopsARunAfterItsCurrentStepWithACheckpoint()
     {
-        var dir = Cli.TempDir();
+        using var dir = new TempDir();
         var run = Path.Combine(dir, "run");
         var metrics = Path.Combine(run, "metrics.jsonl");
         // What docker stop or systemd sends: the run should stop like Ctrl-C, not die.

@@ -92,7 +92,8 @@ public sealed class InceptionV3FeaturesTests
     public void SavedWeightsLoadBackExactly(string fileName)
     {
         using var scope = NewDisposeScope();
-        var path = Path.Combine(TempDir(), fileName);
+        using var dir = new TempDir();
+        var path = dir.File(fileName);
         using var source = new FidInceptionV3(new Generator(1, CPU));
         source.SaveWeights(path);
         using var target = new FidInceptionV3(new Generator(2, CPU));
@@ -110,7 +111,8 @@ public sealed class InceptionV3FeaturesTests
     {
         // pytorch-fid's file may predate batch norm's num_batches_tracked; eval mode never reads it.
         using var scope = NewDisposeScope();
-        var path = Path.Combine(TempDir(), "no-counters.pth");
+        using var dir = new TempDir();
+        var path = dir.File("no-counters.pth");
         using var source = new FidInceptionV3(new Generator(1, CPU));
         var tensors = source.state_dict().Where(kv => !kv.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key, kv => kv.Value);
@@ -126,7 +128,7 @@ public sealed class InceptionV3FeaturesTests
     public void MissingOrMismatchedWeightsNameTheFileAndTheTensors()
     {
         using var scope = NewDisposeScope();
-        var dir = TempDir();
+        using var dir = new TempDir();
         var missing = Path.Combine(dir, "pt_inception.pth");
         var e = Assert.Throws<DiffusionException>(() => new InceptionV3Features(missing));
         Assert.Contains(missing, e.Message);
@@ -142,6 +144,7 @@ public sealed class InceptionV3FeaturesTests
         Assert.Contains(renamed, e.Message);
         Assert.Contains("missing Mixed_6c.branch7x7_2.conv.weight", e.Message);
         Assert.Contains("unexpected AuxLogits.fc.weight", e.Message);
+        File.Delete(renamed);   // 100 MB: one such file on disk at a time
 
         var reshaped = net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
         reshaped["fc.weight"] = zeros(1000, 2048);
@@ -166,12 +169,5 @@ public sealed class InceptionV3FeaturesTests
         Assert.Throws<DiffusionException>(() => extractor.Extract(zeros(2, 2, 28, 28)));
         Assert.Throws<DiffusionException>(() => extractor.Extract(zeros(new long[] { 2, 1, 28, 28 }, ScalarType.Byte)));
         Assert.Throws<DiffusionException>(() => net.call(zeros(1, 3, 28, 28)));
-    }
-
-    internal static string TempDir()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "diffusion-eval-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
     }
 }

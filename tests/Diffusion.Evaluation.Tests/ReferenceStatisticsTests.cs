@@ -31,7 +31,7 @@ public sealed class ReferenceStatisticsTests
     public void FeaturesAreComputedOnceThenReadFromTheCache()
     {
         using var scope = NewDisposeScope();
-        var dir = InceptionV3FeaturesTests.TempDir();
+        using var dir = new TempDir();
         var (x, _) = MnistFiles.Load("test", limit: 200);
         var extractor = new PooledPixels();
         int imageCalls = 0;
@@ -62,7 +62,7 @@ public sealed class ReferenceStatisticsTests
     public void AnotherFingerprintOrACorruptFileIsRecomputed()
     {
         using var scope = NewDisposeScope();
-        var dir = InceptionV3FeaturesTests.TempDir();
+        using var dir = new TempDir();
         var store = new ReferenceStatistics(dir);
         var (x, _) = MnistFiles.Load("test", limit: 200);
         var extractor = new PooledPixels();
@@ -87,7 +87,8 @@ public sealed class ReferenceStatisticsTests
     public void MismatchedKeysAndImagesAreErrors()
     {
         using var scope = NewDisposeScope();
-        var store = new ReferenceStatistics(InceptionV3FeaturesTests.TempDir());
+        using var dir = new TempDir();
+        var store = new ReferenceStatistics(dir);
         var (x, _) = MnistFiles.Load("test", limit: 200);
 
         var e = Assert.Throws<DiffusionException>(() => store.GetOrCompute(Key, new PooledPixels("other"), () => x));

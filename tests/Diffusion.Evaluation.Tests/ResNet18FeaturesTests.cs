@@ -123,7 +123,8 @@ public sealed class ResNet18FeaturesTests(ResNet18Fixture fixture) : IClassFixtu
         var missing = Path.Combine(Path.GetTempPath(), "nowhere", "ResNet18.onnx");
         var e = Assert.Throws<DiffusionException>(() => new ResNet18Features(missing, preprocessModelPath: ResNet18Model.PreprocessPathFor(_resnet.ModelPath)));
         Assert.Contains(missing, e.Message);
-        var garbage = Path.Combine(InceptionV3FeaturesTests.TempDir(), "ResNet18.onnx");
+        using var dir = new TempDir();
+        var garbage = dir.File("ResNet18.onnx");
         File.WriteAllBytes(garbage, [1, 2, 3, 4]);
         e = Assert.Throws<DiffusionException>(() => new ResNet18Features(garbage, preprocessModelPath: ResNet18Model.PreprocessPathFor(_resnet.ModelPath)));
         Assert.Contains(garbage, e.Message);

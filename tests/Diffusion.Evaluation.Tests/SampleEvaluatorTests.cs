@@ -9,12 +9,13 @@ public sealed class SampleEvaluatorTests : IDisposable
 {
     private readonly ImageDataset _train = MnistFiles.Dataset("train", 600);
     private readonly ImageDataset _test = MnistFiles.Dataset("test", 300);
-    private readonly string _cache = InceptionV3FeaturesTests.TempDir();
+    private readonly TempDir _cache = new();
 
     public void Dispose()
     {
         _train.Dispose();
         _test.Dispose();
+        _cache.Dispose();
     }
 
     private SampleEvaluator Evaluator(PooledPixels extractor, ClassifierFeatures? classifier = null, SampleMetricsOptions? options = null)
