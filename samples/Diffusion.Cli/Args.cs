@@ -10,9 +10,15 @@ internal sealed record OptionSpec(string Name, string Help, string? Default = nu
 internal sealed class Args
 {
     private readonly Dictionary<string, string> _values;
+    private readonly HashSet<string> _given;
     private readonly string _command;
 
-    private Args(string command, Dictionary<string, string> values) { _command = command; _values = values; }
+    private Args(string command, Dictionary<string, string> values, HashSet<string> given)
+    {
+        _command = command;
+        _values = values;
+        _given = given;
+    }
 
     /// <summary>Parses <paramref name="argv"/> against <paramref name="specs"/>; unknown options and missing values are errors.</summary>
     public static Args Parse(string command, IReadOnlyList<string> argv, IReadOnlyList<OptionSpec> specs)
@@ -39,12 +45,16 @@ internal sealed class Args
             }
             values[name] = inline;
         }
+        var given = values.Keys.ToHashSet();
         foreach (var s in specs)
             if (s.Default is not null && !values.ContainsKey(s.Name)) values[s.Name] = s.Default;
-        return new Args(command, values);
+        return new Args(command, values, given);
     }
 
     public bool Has(string name) => _values.ContainsKey(name);
+
+    /// <summary>True when the user wrote --<paramref name="name"/> on the command line (not just its default).</summary>
+    public bool Given(string name) => _given.Contains(name);
 
     public string? String(string name) => _values.GetValueOrDefault(name);
 

@@ -64,13 +64,19 @@ internal static partial class Commands
         var scales = a.RequiredString("guidance").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var g) && g >= 0 ? g
                 : throw new DiffusionException($"--guidance takes comma-separated numbers ≥ 0, got '{s}'.")).Distinct().ToArray();
-        if (model.Conditioner is null && scales is not [1.0])
-        {
-            // Guidance needs classes: every scale would sample the same images, so score them once.
-            Console.Error.WriteLine($"Unconditional run: guidance does not apply, so --guidance {a.String("guidance")} is scored once.");
-            scales = [1.0];
-        }
         var guidanceOptions = GuidanceOptionsFrom(a, model);
+        if (model.Conditioner is null)
+        {
+            // Guidance needs classes: every scale would sample the same images, so score them once. Say so only
+            // about options the user wrote; the default scales are no request.
+            if (a.Given("guidance") && scales is not [1.0])
+                Console.Error.WriteLine($"Unconditional run: guidance does not apply, so --guidance {a.String("guidance")} is scored once.");
+            var ignored = new[] { "guidance-interval", "guidance-rescale" }.Where(a.Given).Select(n => "--" + n).ToList();
+            if (ignored.Count > 0)
+                Console.Error.WriteLine($"Unconditional run: {string.Join(" and ", ignored)} {(ignored.Count == 1 ? "does" : "do")} not apply and {(ignored.Count == 1 ? "is" : "are")} ignored.");
+            scales = [1.0];
+            guidanceOptions = null;
+        }
         var dataset = Datasets.Key(model.Options.Dataset);
         int[]? labels = model.Conditioner is { } c ? Enumerable.Range(0, c.Classes * perClass).Select(i => i % c.Classes).ToArray() : null;
         int total = labels?.Length ?? perClass;
@@ -143,7 +149,7 @@ internal static partial class Commands
             {
                 var json = JsonSerializer.Serialize(new
                 {
-                    sampler = sampler.Name, steps, guidanceInterval = a.String("guidance-interval"), guidanceRescale = guidanceOptions?.Rescale ?? 0, perClass, count = total, seed, batch, metrics, features = wantFeatures ? evaluation!.Evaluator.Features!.Name : null,
+                    sampler = sampler.Name, steps, guidanceInterval = guidanceOptions is null ? null : a.String("guidance-interval"), guidanceRescale = guidanceOptions?.Rescale ?? 0, perClass, count = total, seed, batch, metrics, features = wantFeatures ? evaluation!.Evaluator.Features!.Name : null,
                     classifierTestAccuracy = needClassifier ? classifier.Info.TestAccuracy : (double?)null, partial, results,
                 }, OptionsJson.Options);
                 AtomicFile.WriteAllText(Path.Combine(run, "eval.json"), json);

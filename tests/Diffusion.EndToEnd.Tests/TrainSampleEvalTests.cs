@@ -148,6 +148,13 @@ public sealed class TrainSampleEvalTests
         var result = Assert.Single(report.RootElement.GetProperty("results").EnumerateArray());
         Assert.Equal(1.0, result.GetProperty("guidance").GetDouble());
         Assert.Contains("## unconditional", File.ReadAllText(Path.Combine(run, "eval.md")));
+
+        // The default scales are no request, so no line about them; guidance options the user wrote are named as ignored.
+        var plain = Cli.Run($"eval --run {run} --metrics kid --count 4 --steps 2 --guidance-rescale 0.7");
+        Assert.True(plain.ExitCode == 0, plain.StdErr + plain.StdOut);
+        Assert.DoesNotContain("scored once", plain.StdErr);
+        Assert.Contains("Unconditional run: --guidance-rescale does not apply and is ignored.", plain.StdErr);
+        Assert.DoesNotContain("rescale", File.ReadAllText(Path.Combine(run, "eval.md")));
     }
 
     [Fact]
