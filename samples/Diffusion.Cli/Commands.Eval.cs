@@ -71,9 +71,7 @@ internal static partial class Commands
             // about options the user wrote; the default scales are no request.
             if (a.Given("guidance") && scales is not [1.0])
                 Console.Error.WriteLine($"Unconditional run: guidance does not apply, so --guidance {a.String("guidance")} is scored once.");
-            var ignored = new[] { "guidance-interval", "guidance-rescale" }.Where(a.Given).Select(n => "--" + n).ToList();
-            if (ignored.Count > 0)
-                Console.Error.WriteLine($"Unconditional run: {string.Join(" and ", ignored)} {(ignored.Count == 1 ? "does" : "do")} not apply and {(ignored.Count == 1 ? "is" : "are")} ignored.");
+            WarnGuidanceIgnored(a, "guidance-interval", "guidance-rescale");
             scales = [1.0];
             guidanceOptions = null;
         }

@@ -124,11 +124,12 @@ internal static partial class Commands
         double guidance = a.Double("guidance", 0, 100)!.Value;
         long seed = a.Int("seed", 0)!.Value;
         var (labels, columns) = Labels(model, a.Int("class"), ref count);
+        if (model.Conditioner is null) WarnGuidanceIgnored(a, "guidance", "guidance-interval", "guidance-rescale");
 
         using var recorder = a.String("gif") is null ? null : new TrajectoryRecorder(every: Math.Max(1, steps / 25), maxImages: Math.Min(count, 100));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var images = model.Sample(sampler, labels, count, steps, guidance, seed, onStep: recorder is null ? null : recorder.Record, ct: ct,
-            guidanceOptions: GuidanceOptionsFrom(a, model));
+            guidanceOptions: model.Conditioner is null ? null : GuidanceOptionsFrom(a, model));
         var outPath = a.String("out") is { } o && o != "<run>/samples/grid.png" ? o : Path.Combine(run, "samples", "grid.png");
         ImageGrid.SavePng(images, outPath, columns, scale: 2);
         Console.WriteLine($"Sampled {count} images with {sampler.Name}, {steps} steps, {(model.Conditioner is null ? "unconditional" : $"guidance {guidance}")} in {clock.Elapsed.TotalSeconds:F1} s -> {outPath}");
@@ -225,6 +226,18 @@ internal static partial class Commands
         if (points.Count < 2) return;
         LinePlot.SavePng(points.Select(p => p.Step).ToArray(), points.Select(p => p.Loss).ToArray(), Path.Combine(outDir, "loss.png"),
             new LinePlotOptions { Title = "training loss", LogY = true, Smoothing = 0.6 });
+    }
+
+    /// <summary>
+    /// Guidance needs classes. For an unconditional run, names on stderr those of <paramref name="options"/> that the user
+    /// wrote (their defaults are no request): they do not apply.
+    /// </summary>
+    private static void WarnGuidanceIgnored(Args a, params string[] options)
+    {
+        var given = options.Where(a.Given).Select(n => "--" + n).ToList();
+        if (given.Count == 0) return;
+        string names = given.Count == 1 ? given[0] : string.Join(", ", given[..^1]) + " and " + given[^1];
+        Console.Error.WriteLine($"Unconditional run: {names} {(given.Count == 1 ? "does" : "do")} not apply and {(given.Count == 1 ? "is" : "are")} ignored.");
     }
 
     /// <summary>--guidance-interval (sigma range, converted to the run's timesteps) and --guidance-rescale; null when neither is set.</summary>

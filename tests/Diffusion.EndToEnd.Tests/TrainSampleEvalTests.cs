@@ -134,6 +134,7 @@ public sealed class TrainSampleEvalTests
         var sample = Cli.Run($"sample --run {run} --count 4 --steps 2 --guidance 3 --out {dir}/g.png");
         Assert.True(sample.ExitCode == 0, sample.StdErr);
         Assert.Contains("2 steps, unconditional in", sample.StdOut);
+        Assert.Contains("Unconditional run: --guidance does not apply and is ignored.", sample.StdErr);
 
         var tooMany = Cli.Run($"eval --run {run} --metrics kid --count 8 --steps 2");  // 4 test images: refused before sampling
         Assert.Equal(2, tooMany.ExitCode);
