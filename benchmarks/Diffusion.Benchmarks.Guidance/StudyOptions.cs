@@ -34,7 +34,7 @@ internal sealed record StudyOptions
     /// <summary>Sampling steps.</summary>
     public int Steps { get; init; } = 50;
 
-    /// <summary>Seed of the initial noise (the same for every setting) and of the real subsets.</summary>
+    /// <summary>Seed of the initial noise (the same for every setting) and of the t-SNE; the real images are fixed subsets.</summary>
     public long Seed { get; init; }
 
     /// <summary>Output folder; null: benchmarks/results/guidance-&lt;run&gt;-&lt;UTC time&gt;.</summary>
@@ -75,7 +75,7 @@ internal sealed record StudyOptions
           --rescale PHI             Guidance rescale factor in (0, 1]. [default: 0.7]
           --sampler NAME            Sampler. [default: ddim]
           --steps N                 Sampling steps. [default: 50]
-          --seed S                  Seed of the noise and the real subsets. [default: 0]
+          --seed S                  Seed of the noise (and the t-SNE); the real subsets stay fixed. [default: 0]
           --out DIR                 Output folder. [default: benchmarks/results/guidance-<run>-<time>]
           --data-dir DIR            Datasets (else $DIFFUSION_DATA, else ./data).
           --classifier-dir DIR      Classifier cache. [default: <run>/../classifiers]
