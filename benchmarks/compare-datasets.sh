@@ -30,13 +30,14 @@ runs=()
 for run in "$@"; do
   [[ -f $run/run.json ]] || { echo "error: '$run' is not a run folder (run.json missing)" >&2; exit 2; }
   if grep -q '"numClasses": null' "$run/run.json"; then
-    metrics=fid,kid,pr; n=$((count * 10)); grid=64
+    # Unconditional: no guidance to pass.
+    metrics=fid,kid,pr; n=$((count * 10)); grid=64; guide=(); how=unconditional
   else
-    metrics=accuracy,fid,kid,pr; n=$count; grid=100
+    metrics=accuracy,fid,kid,pr; n=$count; grid=100; guide=(--guidance "$guidance"); how="guidance $guidance"
   fi
-  echo "== $run: grid, then $metrics on $((count * 10)) samples ($sampler $steps, guidance $guidance)"
-  "${cli[@]}" sample --run "$run" --count "$grid" --sampler "$sampler" --steps "$steps" --guidance "$guidance"
-  "${cli[@]}" eval --run "$run" --metrics "$metrics" --count "$n" --sampler "$sampler" --steps "$steps" --guidance "$guidance" "${data[@]}"
+  echo "== $run: grid, then $metrics on $((count * 10)) samples ($sampler $steps, $how)"
+  "${cli[@]}" sample --run "$run" --count "$grid" --sampler "$sampler" --steps "$steps" "${guide[@]}"
+  "${cli[@]}" eval --run "$run" --metrics "$metrics" --count "$n" --sampler "$sampler" --steps "$steps" "${guide[@]}" "${data[@]}"
   runs+=("$run")
 done
 "${cli[@]}" report --runs "$(IFS=,; echo "${runs[*]}")" --out "$out"
