@@ -129,7 +129,7 @@ internal static partial class Commands
         using var recorder = a.String("gif") is null ? null : new TrajectoryRecorder(every: Math.Max(1, steps / 25), maxImages: Math.Min(count, 100));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var images = model.Sample(sampler, labels, count, steps, guidance, seed, onStep: recorder is null ? null : recorder.Record, ct: ct,
-            guidanceOptions: model.Conditioner is null ? null : GuidanceOptionsFrom(a, model));
+            guidanceOptions: GuidanceOptionsFrom(a, model));
         var outPath = a.String("out") is { } o && o != "<run>/samples/grid.png" ? o : Path.Combine(run, "samples", "grid.png");
         ImageGrid.SavePng(images, outPath, columns, scale: 2);
         Console.WriteLine($"Sampled {count} images with {sampler.Name}, {steps} steps, {(model.Conditioner is null ? "unconditional" : $"guidance {guidance}")} in {clock.Elapsed.TotalSeconds:F1} s -> {outPath}");
