@@ -15,8 +15,6 @@ public sealed class ClassifierTests
 
     internal static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
-    private static string TempDir() => Path.Combine(Path.GetTempPath(), "diffusion-eval-tests", Guid.NewGuid().ToString("N"));
-
     [Fact]
     public void ShapesFollowTheOptions()
     {
@@ -120,21 +118,14 @@ public sealed class ClassifierTests
             foreach (var (_, buffer) in c.named_buffers())
                 if (buffer.is_floating_point()) buffer.uniform_(0.5, 1.5);   // non-default running statistics
         c.eval();
-        var dir = TempDir();
-        try
-        {
-            ClassifierStore.Save(c, dir);
-            var loaded = ClassifierStore.Load(dir);
-            var x = Images(8, 5);
+        using var dir = new TempDir();
+        ClassifierStore.Save(c, dir);
+        var loaded = ClassifierStore.Load(dir);
+        var x = Images(8, 5);
 
-            Assert.Equal(c.Options, loaded.Options);
-            Assert.False(loaded.training);
-            Assert.True(Same(c.call(x), loaded.call(x)));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        Assert.Equal(c.Options, loaded.Options);
+        Assert.False(loaded.training);
+        Assert.True(Same(c.call(x), loaded.call(x)));
     }
 
     [Fact]
@@ -142,42 +133,27 @@ public sealed class ClassifierTests
     {
         using var scope = NewDisposeScope();
         var c = new Classifier(Tiny);
-        var dir = TempDir();
-        try
-        {
-            ClassifierStore.Save(c, dir);
-            c.save_safetensors(Path.Combine(dir, ClassifierStore.WeightsFile), skip: ["head.bias", "bn2.running_var"]);
+        using var dir = new TempDir();
+        ClassifierStore.Save(c, dir);
+        c.save_safetensors(Path.Combine(dir, ClassifierStore.WeightsFile), skip: ["head.bias", "bn2.running_var"]);
 
-            var e = Assert.Throws<DiffusionException>(() => ClassifierStore.Load(dir));
+        var e = Assert.Throws<DiffusionException>(() => ClassifierStore.Load(dir));
 
-            Assert.Contains("head.bias", e.Message);
-            Assert.Contains("bn2.running_var", e.Message);
-            Assert.DoesNotContain("conv1.weight", e.Message);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        Assert.Contains("head.bias", e.Message);
+        Assert.Contains("bn2.running_var", e.Message);
+        Assert.DoesNotContain("conv1.weight", e.Message);
     }
 
     [Fact]
     public void LoadingCorruptedFilesThrowsDiffusionException()
     {
-        var dir = TempDir();
-        Directory.CreateDirectory(dir);
-        try
-        {
-            Assert.Throws<DiffusionException>(() => ClassifierStore.Load(dir));
-            File.WriteAllText(Path.Combine(dir, ClassifierStore.OptionsFile), "{ \"classes\": 0 }");
-            Assert.Throws<DiffusionException>(() => ClassifierStore.Load(dir));
-            File.WriteAllText(Path.Combine(dir, ClassifierStore.OptionsFile), "{ \"classes\": 10 }");
-            File.WriteAllBytes(Path.Combine(dir, ClassifierStore.WeightsFile), new byte[64]);
-            Assert.Throws<DiffusionException>(() => ClassifierStore.Load(dir));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir();
+        Assert.Throws<DiffusionException>(() => ClassifierStore.Load(dir));
+        File.WriteAllText(Path.Combine(dir, ClassifierStore.OptionsFile), "{ \"classes\": 0 }");
+        Assert.Throws<DiffusionException>(() => ClassifierStore.Load(dir));
+        File.WriteAllText(Path.Combine(dir, ClassifierStore.OptionsFile), "{ \"classes\": 10 }");
+        File.WriteAllBytes(Path.Combine(dir, ClassifierStore.WeightsFile), new byte[64]);
+        Assert.Throws<DiffusionException>(() => ClassifierStore.Load(dir));
     }
 
     [Fact]

@@ -84,38 +84,26 @@ public sealed class FrechetDistanceTests
     {
         using var scope = NewDisposeScope();
         var s = FeatureStatistics.FromFeatures(randn(new long[] { 50, 8 }, generator: new Generator(3, CPU)), "classifier-mnist");
-        var path = Path.Combine(Path.GetTempPath(), $"stats-{Guid.NewGuid():N}.safetensors");
-        try
-        {
-            s.Save(path);
-            var t = FeatureStatistics.Load(path);
+        using var dir = new TempDir();
+        var path = dir.File("stats.safetensors");
+        s.Save(path);
+        var t = FeatureStatistics.Load(path);
 
-            Assert.Equal(s.Mean, t.Mean);
-            Assert.Equal(s.Covariance, t.Covariance);
-            Assert.Equal(s.Count, t.Count);
-            Assert.Equal(s.Extractor, t.Extractor);
-            Assert.Equal(0.0, FrechetDistance.Compute(s, t).Value, 10);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.Equal(s.Mean, t.Mean);
+        Assert.Equal(s.Covariance, t.Covariance);
+        Assert.Equal(s.Count, t.Count);
+        Assert.Equal(s.Extractor, t.Extractor);
+        Assert.Equal(0.0, FrechetDistance.Compute(s, t).Value, 10);
     }
 
     [Fact]
     public void LoadingGarbageOrMissingStatisticsThrowsDiffusionException()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"stats-{Guid.NewGuid():N}.safetensors");
+        using var dir = new TempDir();
+        var path = dir.File("stats.safetensors");
         Assert.Throws<DiffusionException>(() => FeatureStatistics.Load(path));
         File.WriteAllBytes(path, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-        try
-        {
-            Assert.Throws<DiffusionException>(() => FeatureStatistics.Load(path));
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.Throws<DiffusionException>(() => FeatureStatistics.Load(path));
     }
 
     [Fact]

@@ -88,26 +88,19 @@ public sealed class TrainingTests(ITestOutputHelper output)
         var (x, y) = MnistFiles.Load("train", limit: 512);
         var (tx, ty) = MnistFiles.Load("test", limit: 200);
         var options = Quick with { Epochs = 1, Model = new ClassifierOptions { BaseWidth = 16, FeatureDim = 16 } };
-        var cache = Path.Combine(Path.GetTempPath(), "diffusion-eval-tests", Guid.NewGuid().ToString("N"));
-        try
-        {
-            int reports = 0;
-            var (first, info1) = ClassifierStore.GetOrTrain(cache, "mnist-tiny", x, y, tx, ty, options, new SyncProgress<ClassifierTrainingProgress>(_ => reports++));
-            int afterFirst = reports;
-            var (second, info2) = ClassifierStore.GetOrTrain(cache, "mnist-tiny", x, y, tx, ty, options, new SyncProgress<ClassifierTrainingProgress>(_ => reports++));
+        using var cache = new TempDir();
+        int reports = 0;
+        var (first, info1) = ClassifierStore.GetOrTrain(cache, "mnist-tiny", x, y, tx, ty, options, new SyncProgress<ClassifierTrainingProgress>(_ => reports++));
+        int afterFirst = reports;
+        var (second, info2) = ClassifierStore.GetOrTrain(cache, "mnist-tiny", x, y, tx, ty, options, new SyncProgress<ClassifierTrainingProgress>(_ => reports++));
 
-            Assert.True(afterFirst > 0);
-            Assert.Equal(afterFirst, reports);           // no training the second time
-            Assert.Equal(info1, info2);
-            Assert.Equal(200, info1.TestCount);
-            using (no_grad()) Assert.True(ClassifierTests.Same(first.call(tx), second.call(tx)));
-            Assert.Single(Directory.GetDirectories(cache));   // no temporary folders left behind
-            Assert.Throws<DiffusionException>(() => ClassifierStore.GetOrTrain(cache, "../evil", x, y, tx, ty, options));
-        }
-        finally
-        {
-            if (Directory.Exists(cache)) Directory.Delete(cache, recursive: true);
-        }
+        Assert.True(afterFirst > 0);
+        Assert.Equal(afterFirst, reports);           // no training the second time
+        Assert.Equal(info1, info2);
+        Assert.Equal(200, info1.TestCount);
+        using (no_grad()) Assert.True(ClassifierTests.Same(first.call(tx), second.call(tx)));
+        Assert.Single(Directory.GetDirectories(cache));   // no temporary folders left behind
+        Assert.Throws<DiffusionException>(() => ClassifierStore.GetOrTrain(cache, "../evil", x, y, tx, ty, options));
     }
 
     [Fact]

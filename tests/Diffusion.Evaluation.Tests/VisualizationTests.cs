@@ -80,22 +80,16 @@ public sealed class VisualizationTests
         using var scope = NewDisposeScope();
         var points = tensor(new double[,] { { -1, -1 }, { 1, 1 } });
         var labels = tensor(new long[] { 0, 3 });
-        var path = Path.Combine(Path.GetTempPath(), "diffusion-eval-tests", $"scatter-{Guid.NewGuid():N}.png");
-        try
-        {
-            ScatterPlot.SavePng(points, labels, path, size: 100, radius: 3);
-            using var image = Image.Load<Rgb24>(path);
+        using var dir = new TempDir();
+        var path = dir.File("scatter.png");
+        ScatterPlot.SavePng(points, labels, path, size: 100, radius: 3);
+        using var image = Image.Load<Rgb24>(path);
 
-            Assert.True(image.Width > 100 && image.Height >= 100);
-            // (−1, −1) lands bottom-left, (1, 1) top-right of the 100-pixel area that starts at 12 px.
-            Assert.Equal(ScatterPlot.Palette[0], image[12 + 5, 12 + 95]);
-            Assert.Equal(ScatterPlot.Palette[3], image[12 + 95, 12 + 5]);
-            Assert.Equal(new Rgb24(255, 255, 255), image[12 + 50, 12 + 50]);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.True(image.Width > 100 && image.Height >= 100);
+        // (−1, −1) lands bottom-left, (1, 1) top-right of the 100-pixel area that starts at 12 px.
+        Assert.Equal(ScatterPlot.Palette[0], image[12 + 5, 12 + 95]);
+        Assert.Equal(ScatterPlot.Palette[3], image[12 + 95, 12 + 5]);
+        Assert.Equal(new Rgb24(255, 255, 255), image[12 + 50, 12 + 50]);
         Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(zeros(4, 3)));
         Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(zeros(2, 2), tensor(new long[] { 0, -1 })));
     }

@@ -10,12 +10,9 @@ namespace Diffusion.Core.Tests.Training;
 [Collection("torch")]
 public sealed class TrainerTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "diffusion-trainer-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDir _dir = new();
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_dir)) Directory.Delete(_dir, true);
-    }
+    public void Dispose() => _dir.Dispose();
 
     private static TrainingOptions Options(int steps, Precision precision = Precision.Float32) => new()
     {
