@@ -124,12 +124,13 @@ internal static partial class Commands
         double guidance = a.Double("guidance", 0, 100)!.Value;
         long seed = a.Int("seed", 0)!.Value;
         var (labels, columns) = Labels(model, a.Int("class"), ref count);
+        var guidanceOptions = GuidanceOptionsFrom(a, model);   // validated first: a bad value is one error, not a warning too
         if (model.Conditioner is null) WarnGuidanceIgnored(a, "guidance", "guidance-interval", "guidance-rescale");
 
         using var recorder = a.String("gif") is null ? null : new TrajectoryRecorder(every: Math.Max(1, steps / 25), maxImages: Math.Min(count, 100));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var images = model.Sample(sampler, labels, count, steps, guidance, seed, onStep: recorder is null ? null : recorder.Record, ct: ct,
-            guidanceOptions: GuidanceOptionsFrom(a, model));
+            guidanceOptions: guidanceOptions);
         var outPath = a.String("out") is { } o && o != "<run>/samples/grid.png" ? o : Path.Combine(run, "samples", "grid.png");
         ImageGrid.SavePng(images, outPath, columns, scale: 2);
         Console.WriteLine($"Sampled {count} images with {sampler.Name}, {steps} steps, {(model.Conditioner is null ? "unconditional" : $"guidance {guidance}")} in {clock.Elapsed.TotalSeconds:F1} s -> {outPath}");

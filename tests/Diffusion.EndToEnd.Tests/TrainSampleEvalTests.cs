@@ -135,6 +135,9 @@ public sealed class TrainSampleEvalTests
         Assert.True(sample.ExitCode == 0, sample.StdErr);
         Assert.Contains("2 steps, unconditional in", sample.StdOut);
         Assert.Contains("Unconditional run: --guidance does not apply and is ignored.", sample.StdErr);
+        var badInterval = Cli.Run($"sample --run {run} --count 4 --steps 2 --guidance-interval 5,1 --out {dir}/g.png");
+        Assert.Equal(2, badInterval.ExitCode);
+        Assert.Equal("error: --guidance-interval takes two noise levels 'LOW,HIGH' with 0 <= LOW < HIGH, e.g. 0.28,5.42; got '5,1'.", badInterval.StdErr.Trim());
 
         var tooMany = Cli.Run($"eval --run {run} --metrics kid --count 8 --steps 2");  // 4 test images: refused before sampling
         Assert.Equal(2, tooMany.ExitCode);
