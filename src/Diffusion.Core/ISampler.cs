@@ -58,6 +58,11 @@ public sealed record SamplingRequest
     /// from it noised to that fraction of the schedule.</summary>
     public Tensor? InitImage { get; init; }
 
+    /// <summary>Optional standard normal noise to start from instead of drawing it from <see cref="Generator"/>, shape
+    /// <see cref="Shape"/> (diffusers' <c>latents</c> argument): the sampler starts at sigma_max·noise, or at the init image
+    /// noised with it. Later random draws (ancestral samplers) still come from <see cref="Generator"/>. Default null.</summary>
+    public Tensor? InitialNoise { get; init; }
+
     /// <summary>Fraction of the schedule to run when <see cref="InitImage"/> is set, in (0, 1]. Default 1 (pure noise).</summary>
     public double Strength { get; init; } = 1.0;
 

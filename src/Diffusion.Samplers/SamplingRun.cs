@@ -29,6 +29,10 @@ internal static class SamplingRun
             throw new DiffusionException($"Strength {request.Strength} < 1 needs an InitImage to start from; set InitImage or use Strength 1.");
         if (request.InitImage is { } init && !init.shape.SequenceEqual(shape))
             throw new DiffusionException($"The InitImage shape ({string.Join(", ", init.shape)}) does not match the sample shape ({string.Join(", ", shape)}).");
+        if (request.InitialNoise is { } noise && !noise.shape.SequenceEqual(shape))
+            throw new DiffusionException($"The InitialNoise shape ({string.Join(", ", noise.shape)}) does not match the sample shape ({string.Join(", ", shape)}).");
+        if (request.InitialNoise is { } n && !n.is_floating_point())
+            throw new DiffusionException($"InitialNoise must be floating point (standard normal noise), got {n.dtype}.");
     }
 
     /// <summary>The request's generator, or a fresh one seeded with 0.</summary>
@@ -41,6 +45,11 @@ internal static class SamplingRun
     /// (so the same seed gives the same noise on every device), then moved to the sampling device.</summary>
     public static Tensor Noise(SamplingRequest request, Generator generator)
         => randn(request.Shape, dtype: ScalarType.Float32, generator: generator).to(DeviceOf(request));
+
+    /// <summary>The noise the run starts from: <see cref="SamplingRequest.InitialNoise"/> when the caller gave it
+    /// (then nothing is drawn from <paramref name="generator"/> for it), else <see cref="Noise"/>.</summary>
+    public static Tensor StartNoise(SamplingRequest request, Generator generator)
+        => request.InitialNoise is { } given ? given.to(ScalarType.Float32, DeviceOf(request)) : Noise(request, generator);
 
     /// <summary>How many of the schedule's <paramref name="steps"/> steps to run: all of them from pure noise,
     /// round(steps·Strength) (at least 1) from an init image.</summary>
@@ -62,7 +71,7 @@ internal static class SamplingRun
         int run = StepsToRun(request, total);
         var sigmas = full[(total - run)..];
         using var scope = NewDisposeScope();
-        var noise = Noise(request, generator);
+        var noise = StartNoise(request, generator);
         var x = request.InitImage is null ? noise * sigmas[0] : InitImage(request) + noise * sigmas[0];
         return (sigmas, x.MoveToOuterDisposeScope());
     }
@@ -78,8 +87,8 @@ internal static class SamplingRun
         int run = StepsToRun(request, full.Length);
         var timesteps = full[(full.Length - run)..];
         using var scope = NewDisposeScope();
-        var noise = Noise(request, generator);
-        if (request.InitImage is null) return (timesteps, noise.MoveToOuterDisposeScope());
+        var noise = StartNoise(request, generator);
+        if (request.InitImage is null) return (timesteps, (request.InitialNoise is null ? noise : noise.clone()).MoveToOuterDisposeScope());
         double alphaBar = denoiser.Scheduler.AlphaBars[timesteps[0]];
         var x = InitImage(request) * Math.Sqrt(alphaBar) + noise * Math.Sqrt(1 - alphaBar);
         return (timesteps, x.MoveToOuterDisposeScope());

@@ -1,3 +1,4 @@
+using Diffusion.Core.Components;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -52,5 +53,29 @@ public sealed class ClassConditioner : IConditioner<int>
         var labels = condition.Labels;
         var drop = rand(new[] { labels.shape[0] }, generator: generator).to(labels.device) < probability; // (B) bool
         return new Condition { Labels = where(drop, full_like(labels, Classes), labels), Context = condition.Context, ContextMask = condition.ContextMask };
+    }
+
+    /// <summary>The <c>_class_name</c> of this component in a pipeline folder (this SDK's own: diffusers has no conditioner component).</summary>
+    public const string ClassName = "ClassConditioner";
+
+    /// <summary>Writes <c>config.json</c> (<c>num_classes</c>, <c>class_names</c>) into <paramref name="folder"/>.</summary>
+    public void Save(string folder)
+    {
+        var json = ComponentConfig.New(ClassName);
+        json["num_classes"] = Classes;
+        json["class_names"] = new System.Text.Json.Nodes.JsonArray(Names.Select(n => (System.Text.Json.Nodes.JsonNode?)n).ToArray());
+        ComponentConfig.Write(json, Path.Combine(folder, "config.json"));
+    }
+
+    /// <summary>Reads a conditioner written by <see cref="Save"/>.</summary>
+    /// <exception cref="DiffusionException">The config is missing, names another class, or is inconsistent.</exception>
+    public static ClassConditioner Load(string folder)
+    {
+        var c = ComponentConfig.Read(Path.Combine(folder, "config.json"));
+        if (c.ClassName != ClassName) throw new DiffusionException($"{c.Source}: unknown conditioner class '{c.ClassName}'; expected {ClassName}.");
+        int classes = c.RequiredInt("num_classes");
+        var names = c.StringArray("class_names");
+        c.EnsureAllRead();
+        return new ClassConditioner(classes, names);
     }
 }

@@ -1,0 +1,215 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Diffusion.Core;
+using Diffusion.Core.Components;
+using Diffusion.Core.Conditioning;
+using Diffusion.Core.Schedules;
+using Diffusion.Core.Training;
+using Diffusion.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Diffusion.Pipelines;
+
+/// <summary>
+/// A model on disk in diffusers' layout: <c>model_index.json</c> naming the components, and one sub-folder per
+/// component (<c>unet/</c> with <c>config.json</c> + <c>diffusion_pytorch_model.safetensors</c>,
+/// <c>scheduler/scheduler_config.json</c>, <c>conditioner/config.json</c>, <c>vae/</c>). Each component class is looked
+/// up in a registry by its <c>_class_name</c>; nothing is ever executed from a file.
+/// </summary>
+public static class PipelineFolder
+{
+    /// <summary>The index file at the root of a model folder.</summary>
+    public const string IndexFile = "model_index.json";
+
+    /// <summary>The pipeline's <c>_class_name</c>.</summary>
+    public const string PipelineClass = "DiffusionPipeline";
+
+    private const string Unet = "unet", Scheduler = "scheduler", Conditioner = "conditioner", Vae = "vae";
+
+    private static readonly Dictionary<string, string> Libraries = new()
+    {
+        [UNetConfig.ClassName] = "Diffusion.Models",
+        [SchedulerConfig.ClassName] = "Diffusion.Core",
+        [ClassConditioner.ClassName] = "Diffusion.Core",
+        [SpaceToDepthAutoencoder.ClassName] = "Diffusion.Models",
+    };
+
+    /// <summary>True when <paramref name="folder"/> holds a model in this layout.</summary>
+    public static bool IsModelFolder(string folder) => File.Exists(Path.Combine(folder, IndexFile));
+
+    /// <summary>Writes <paramref name="components"/> into <paramref name="folder"/>; the folder is replaced as a whole
+    /// (written next to it, then renamed), so a reader never sees half a model.</summary>
+    /// <exception cref="DiffusionException">A component has no on-disk format.</exception>
+    public static void Save(PipelineComponents components, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(components);
+        components.Validate();
+        var full = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
+        var tmp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            var index = ComponentConfig.New(PipelineClass);
+            index[Unet] = Entry(SaveDenoiser(components.Denoiser, Path.Combine(tmp, Unet)));
+            index[Scheduler] = Entry(SaveScheduler(components, Path.Combine(tmp, Scheduler)));
+            index[Conditioner] = components.Conditioner is null ? Entry(null) : Entry(SaveConditioner(components.Conditioner, Path.Combine(tmp, Conditioner)));
+            index[Vae] = components.Autoencoder is null ? Entry(null) : Entry(SaveAutoencoder(components.Autoencoder, Path.Combine(tmp, Vae)));
+            ComponentConfig.Write(index, Path.Combine(tmp, IndexFile));
+            var old = full + ".old";
+            if (Directory.Exists(old)) Directory.Delete(old, true);
+            if (Directory.Exists(full)) Directory.Move(full, old);
+            Directory.Move(tmp, full);
+            if (Directory.Exists(old)) Directory.Delete(old, true);
+        }
+        finally
+        {
+            if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        }
+    }
+
+    /// <summary>Reads the model in <paramref name="folder"/>: configs and weights strictly, on the current thread.</summary>
+    /// <param name="folder">A folder with <c>model_index.json</c>.</param>
+    /// <param name="device">Where the network goes.</param>
+    /// <param name="precision">The network's dtype for sampling: bf16 (fast only on CPUs with AVX-512 BF16 and on GPUs),
+    /// fp32, or <see cref="Precision.Auto"/>.</param>
+    /// <exception cref="DiffusionException">A file is missing or unreadable, a component class is unknown, or configs and weights disagree.</exception>
+    public static PipelineComponents Load(string folder, Device device, Precision precision)
+    {
+        var index = ComponentConfig.Read(Path.Combine(folder, IndexFile));
+        if (index.ClassName != PipelineClass)
+            throw new DiffusionException($"{index.Source}: unknown pipeline class '{index.ClassName}'; this SDK loads {PipelineClass}.");
+        string? ClassOf(string name, bool required)
+        {
+            var entry = index.StringArrayOrNulls(name);
+            string? cls = entry is null ? null : entry.Length == 2 ? entry[1] : throw new DiffusionException($"{index.Source}: {name} must be [library, class], got [{string.Join(", ", entry)}].");
+            if (cls is null && required) throw new DiffusionException($"{index.Source} names no {name} component; a pipeline needs one.");
+            if (cls is not null && !Libraries.ContainsKey(cls))
+                throw new DiffusionException($"{index.Source}: unknown {name} class '{cls}'. Known classes: {string.Join(", ", Libraries.Keys)}.");
+            if (cls is not null && !Directory.Exists(Path.Combine(folder, name)))
+                throw new DiffusionException($"{index.Source} names a {name} component but the folder '{Path.Combine(folder, name)}' is missing.");
+            return cls;
+        }
+        ClassOf(Unet, required: true);
+        ClassOf(Scheduler, required: true);
+        var conditionerClass = ClassOf(Conditioner, required: false);
+        var vaeClass = ClassOf(Vae, required: false);
+        index.EnsureAllRead();
+
+        var scheduler = SchedulerConfig.Load(Path.Combine(folder, Scheduler));
+        var options = UNetConfig.Load(Path.Combine(folder, Unet), scheduler.Prediction);
+        IConditioner? conditioner = conditionerClass is null ? null : ClassConditioner.Load(Path.Combine(folder, Conditioner));
+        if (conditioner is ClassConditioner cc && options.NumClasses != cc.Classes)
+            throw new DiffusionException($"'{folder}': the conditioner has {cc.Classes} classes but the UNet's class embedding has {(options.NumClasses is int k ? k + " classes (plus the null class)" : "none")}.");
+        if (conditioner is null && options.NumClasses is not null)
+            throw new DiffusionException($"'{folder}': the UNet is class-conditional ({options.NumClasses} classes) but model_index.json names no conditioner.");
+        IAutoencoder? autoencoder = vaeClass is null ? null : SpaceToDepthAutoencoder.Load(Path.Combine(folder, Vae));
+
+        var network = new UNet(options);
+        try
+        {
+            ComponentWeights.Load(network, Path.Combine(folder, Unet));
+            Prepare(network, device, precision);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+        return new PipelineComponents
+        {
+            Denoiser = network,
+            Scheduler = new NoiseSchedule(scheduler.Schedule),
+            Conditioner = conditioner,
+            Autoencoder = autoencoder,
+            SampleShape = [options.InChannels, options.SampleSize, options.SampleSize],
+            ClipSample = scheduler.ClipSample,
+        };
+    }
+
+    /// <summary>Builds the components of a run folder written before model folders existed (run.json plus the EMA
+    /// weights of the latest checkpoint).</summary>
+    /// <exception cref="DiffusionException">The folder is not a run folder or has no checkpoint.</exception>
+    public static PipelineComponents LoadRun(string runDirectory, Device device, Precision precision)
+    {
+        var options = RunOptions.Load(runDirectory);
+        var weights = Path.Combine(Trainer.CheckpointDirectory(runDirectory), Trainer.EmaFile);
+        if (!File.Exists(weights))
+            throw new DiffusionException($"Run '{runDirectory}' has no checkpoint yet ({weights} is missing); train it first.");
+        var network = new UNet(options.Model);
+        try
+        {
+            StateDicts.LoadInto(network, weights);
+            Prepare(network, device, precision);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+        return FromRun(options, network);
+    }
+
+    /// <summary>The components of a run whose network is already built and loaded.</summary>
+    public static PipelineComponents FromRun(RunOptions options, UNet network, IReadOnlyList<string>? classNames = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(network);
+        var m = network.Options;
+        return new PipelineComponents
+        {
+            Denoiser = network,
+            Scheduler = new NoiseSchedule(options.Schedule),
+            Conditioner = m.NumClasses is int k ? new ClassConditioner(k, classNames is { } n && n.Count == k ? n : null) : null,
+            SampleShape = [m.InChannels, m.SampleSize, m.SampleSize],
+            ClipSample = 1.0, // pixel data lie in [-1, 1]
+        };
+    }
+
+    private static void Prepare(UNet network, Device device, Precision precision)
+    {
+        if (precision.Resolve(device) == Precision.BFloat16) network.to(ScalarType.BFloat16);
+        network.to(device);
+        network.eval();
+    }
+
+    private static JsonArray Entry(string? className)
+        => className is null ? new JsonArray(null, null) : new JsonArray(Libraries[className], className);
+
+    private static string SaveDenoiser(IDenoiser denoiser, string folder)
+    {
+        if (denoiser is not UNet unet)
+            throw new DiffusionException($"A {denoiser.GetType().Name} cannot be saved in a model folder; only the SDK's UNet can so far.");
+        Directory.CreateDirectory(folder);
+        UNetConfig.Save(unet.Options, folder);
+        ComponentWeights.Save(unet, folder);
+        return UNetConfig.ClassName;
+    }
+
+    private static string SaveScheduler(PipelineComponents components, string folder)
+    {
+        if (components.Scheduler is not NoiseSchedule schedule)
+            throw new DiffusionException($"A {components.Scheduler.GetType().Name} cannot be saved in a model folder; only NoiseSchedule can so far.");
+        Directory.CreateDirectory(folder);
+        new SchedulerConfig(schedule.Options, components.Denoiser.Prediction, components.ClipSample).Save(folder);
+        return SchedulerConfig.ClassName;
+    }
+
+    private static string SaveConditioner(IConditioner conditioner, string folder)
+    {
+        if (conditioner is not ClassConditioner classes)
+            throw new DiffusionException($"A {conditioner.GetType().Name} cannot be saved in a model folder; only ClassConditioner can so far.");
+        Directory.CreateDirectory(folder);
+        classes.Save(folder);
+        return ClassConditioner.ClassName;
+    }
+
+    private static string SaveAutoencoder(IAutoencoder autoencoder, string folder)
+    {
+        if (autoencoder is not SpaceToDepthAutoencoder s)
+            throw new DiffusionException($"A {autoencoder.GetType().Name} cannot be saved in a model folder; only SpaceToDepthAutoencoder can so far.");
+        Directory.CreateDirectory(folder);
+        s.Save(folder);
+        return SpaceToDepthAutoencoder.ClassName;
+    }
+}
