@@ -64,7 +64,7 @@ internal static partial class Commands
         var scales = a.RequiredString("guidance").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var g) && g >= 0 ? g
                 : throw new DiffusionException($"--guidance takes comma-separated numbers ≥ 0, got '{s}'.")).Distinct().ToArray();
-        var guidanceOptions = GuidanceOptionsFrom(a, model);
+        var guidanceOptions = GuidanceOptionsFrom(a, model.Schedule);
         if (model.Conditioner is null)
         {
             // Guidance needs classes: every scale would sample the same images, so score them once. Say so only

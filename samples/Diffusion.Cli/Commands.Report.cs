@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Diffusion.Core;
 using Diffusion.Pipelines;
+using Diffusion.Pipelines.Training;
 
 namespace Diffusion.Cli;
 
@@ -77,8 +78,8 @@ internal static partial class Commands
             string training = trained is null ? "training result missing" : string.Create(CultureInfo.InvariantCulture,
                 $"{trained.RootElement.GetProperty("steps").GetInt32():N0} steps × {options.Training.BatchSize} in {TimeSpan.Parse(trained.RootElement.GetProperty("elapsed").GetString()!, CultureInfo.InvariantCulture):h\\:mm\\:ss} ({trained.RootElement.GetProperty("imagesPerSecond").GetDouble():F0} img/s)");
             // What a run changed from the usual recipe, so rows that differ say how.
-            if (options.Model.Prediction != Prediction.Epsilon) training += $", predicts {OptionName(options.Model.Prediction)}";
-            if (options.Schedule.Kind != Core.Schedules.BetaSchedule.Linear) training += $", {OptionName(options.Schedule.Kind)} schedule";
+            if (options.Model.Prediction != Prediction.Epsilon) training += $", predicts {RunTrainer.Name(options.Model.Prediction)}";
+            if (options.Schedule.Kind != Core.Schedules.BetaSchedule.Linear) training += $", {RunTrainer.Name(options.Schedule.Kind)} schedule";
             var results = e.GetProperty("results").EnumerateArray().Select(ReportResult.Read).ToList();
             var m = options.Model;
             using var network = new Models.UNet(m);

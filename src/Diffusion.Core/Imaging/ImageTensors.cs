@@ -58,7 +58,7 @@ public static class ImageTensors
         try { return Image.Load(path); }
         catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or NotSupportedException)
         {
-            throw new DiffusionException($"'{path}' is not an image this SDK can read (PNG, JPEG, BMP, GIF, WebP, TGA, TIFF): {e.Message}", e);
+            throw new DiffusionException($"'{path}' is not an image this SDK can read (PNG, JPEG, BMP, GIF, WebP, TGA, TIFF): {e.Message.Split('\n')[0].Trim().TrimEnd('.', ':')}.", e);
         }
     }
 }

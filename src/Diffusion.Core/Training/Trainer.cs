@@ -22,6 +22,7 @@ public sealed class Trainer : IDisposable
     private readonly IDenoiser _denoiser;
     private readonly INoiseScheduler _scheduler;
     private readonly IConditioner? _conditioner;
+    private readonly IAutoencoder? _autoencoder;
     private readonly ITrainingData _data;
     private readonly Device _device;
     private readonly MasterWeights _weights;
@@ -42,9 +43,11 @@ public sealed class Trainer : IDisposable
     /// <param name="options">Training options (validated).</param>
     /// <param name="runDirectory">Folder for everything the run writes.</param>
     /// <param name="device">Where to train; null for the CPU.</param>
+    /// <param name="autoencoder">For latent diffusion: a frozen autoencoder that encodes every batch (after augmentation)
+    /// before noising, so the network learns its latents; null trains on pixels.</param>
     /// <exception cref="DiffusionException">Options are invalid or the existing checkpoint does not fit the network.</exception>
     public Trainer(nn.Module<Tensor, Tensor, Condition, Tensor> network, INoiseScheduler scheduler, IConditioner? conditioner,
-        ITrainingData data, TrainingOptions options, string runDirectory, Device? device = null)
+        ITrainingData data, TrainingOptions options, string runDirectory, Device? device = null, IAutoencoder? autoencoder = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(options);
@@ -56,6 +59,7 @@ public sealed class Trainer : IDisposable
         _network = network;
         _scheduler = scheduler;
         _conditioner = conditioner;
+        _autoencoder = autoencoder;
         _data = data;
         Options = options;
         RunDirectory = runDirectory;
@@ -163,6 +167,8 @@ public sealed class Trainer : IDisposable
             var flip = (rand(new[] { b }, generator: _generator) < 0.5).to(_device).reshape(b, 1, 1, 1);
             x0 = where(flip, x0.flip(3), x0);
         }
+        if (_autoencoder is not null)
+            using (no_grad()) x0 = _autoencoder.Encode(x0, _generator);
         condition = condition.To(_device);
         if (_conditioner is not null) condition = _conditioner.DropForTraining(condition, o.LabelDropout, _generator);
         var t = _scheduler.SampleTimesteps(b, _generator, _device);

@@ -1,0 +1,146 @@
+using System.Text.Json;
+using Diffusion.Core;
+using Diffusion.Core.Conditioning;
+using Diffusion.Core.Data;
+using Diffusion.Core.Imaging;
+using Diffusion.Core.Schedules;
+using Diffusion.Core.Training;
+using Diffusion.Models;
+using Diffusion.Samplers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Diffusion.Pipelines.Training;
+
+/// <summary>
+/// Trains a preset into a run folder: resolves the options (a preset, or the saved run when resuming, plus overrides),
+/// refuses changes a resumed run cannot take, loads the data, builds UNet, schedule, conditioner and trainer, trains
+/// with preview grids, and writes the EMA model as a pipeline folder (<c>model/</c>), the loss curve and
+/// <c>train-result.json</c>. What the CLI's <c>train</c> does, as one library call.
+/// </summary>
+public static class RunTrainer
+{
+    /// <summary>Resolves the options a run will train with, without touching data or weights.</summary>
+    /// <returns>The options and whether an existing run is resumed.</returns>
+    /// <exception cref="DiffusionException">The preset is unknown, or a resumed run would change its schedule or prediction.</exception>
+    public static (RunOptions Options, bool Resuming) Resolve(TrainRunOptions request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var options = Presets.Get(request.Preset);
+        var outDir = request.OutputDirectory ?? Path.Combine("runs", options.Preset);
+        bool resuming = File.Exists(Path.Combine(outDir, RunOptions.FileName));
+        if (resuming) options = RunOptions.Load(outDir);
+        var t = options.Training;
+        if (request.Minutes is double minutes) t = t with { MaxMinutes = minutes, MaxSteps = request.Steps };
+        else if (request.Steps is int steps) t = t with { MaxSteps = steps, MaxMinutes = null };
+        if (request.BatchSize is int b) t = t with { BatchSize = b };
+        if (request.LearningRate is double lr) t = t with { LearningRate = lr };
+        if (request.LabelDropout is double dropout) t = t with { LabelDropout = dropout };
+        options = options with { Training = t with { Seed = request.Seed, Precision = request.Precision } };
+        if (request.Dataset is { } dataset && !resuming) options = options with { Dataset = dataset };
+        if (request.Schedule is { } kind)
+        {
+            if (resuming && kind != options.Schedule.Kind)
+                throw new DiffusionException($"{outDir} was trained with the {Name(options.Schedule.Kind)} schedule; a run can't change schedule when it resumes. Use a new output folder.");
+            options = options with { Schedule = options.Schedule with { Kind = kind } };
+        }
+        if (request.Prediction is { } prediction)
+        {
+            if (resuming && prediction != options.Model.Prediction)
+                throw new DiffusionException($"{outDir} was trained to predict {Name(options.Model.Prediction)}; a run can't change what it predicts when it resumes. Use a new output folder.");
+            options = options with { Model = options.Model with { Prediction = prediction } };
+        }
+        options.Training.Validate();
+        return (options, resuming);
+    }
+
+    /// <summary>Trains until the budget is reached or <paramref name="cancellationToken"/> fires (then saves a
+    /// checkpoint and returns with <see cref="TrainingResult.Cancelled"/> set).</summary>
+    /// <param name="request">Preset and overrides.</param>
+    /// <param name="log">Receives one line per stage (resuming, data loaded, network size, …).</param>
+    /// <param name="progress">Receives the trainer's reports every <see cref="TrainingOptions.LogEvery"/> steps.</param>
+    /// <param name="cancellationToken">Stops the run at the next step.</param>
+    /// <exception cref="DiffusionException">The options are invalid, the data are missing or do not fit the network.</exception>
+    public static TrainRunResult Run(TrainRunOptions request, IProgress<string>? log = null, IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        var (options, resuming) = Resolve(request);
+        var outDir = request.OutputDirectory ?? Path.Combine("runs", options.Preset);
+        if (resuming) log?.Report($"Resuming run in {outDir} (preset {options.Preset}).");
+        var device = Devices.Resolve(request.Device);
+        var dataDir = DataDirectory.Resolve(request.DataDirectory);
+        log?.Report($"Loading {options.Dataset} from {dataDir} ...");
+        using var data = options.LoadData(dataDir, DatasetSplit.Train, log, cancellationToken);
+        if (request.Dataset is not null && !resuming)
+            options = options with { Model = options.Model with { NumClasses = data.Classes.Count > 1 ? data.Classes.Count : null } };
+        if (options.Model.NumClasses is int classes && classes != data.Classes.Count)
+            throw new DiffusionException($"The preset's network has {classes} classes but {options.Dataset} has {data.Classes.Count}; pick a dataset with {classes} classes or an unconditional preset.");
+        log?.Report($"{data.Count:N0} images, {data.Size}x{data.Size}x{data.Channels}, {data.Classes.Count} class(es).");
+        Directory.CreateDirectory(outDir);
+        OptionsJson.Save(options, Path.Combine(outDir, RunOptions.FileName));
+
+        var t = options.Training;
+        manual_seed(t.Seed);
+        using var network = new UNet(options.Model);
+        log?.Report($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision.Resolve(device)}, batch {t.BatchSize}, {get_num_threads()} threads.");
+        var conditioner = options.Model.NumClasses is int k ? new ClassConditioner(k, data.Classes) : null;
+        using var trainer = new Trainer(network, new NoiseSchedule(options.Schedule), conditioner, data, t, outDir, device);
+        if (trainer.Step > 0) log?.Report($"Continuing from step {trainer.Step}.");
+        var result = trainer.Run(progress, step => Preview(options, trainer, outDir, step, data.Classes), cancellationToken);
+        var modelDir = Path.Combine(outDir, RunFolders.ModelFolder);
+        SaveModel(options, trainer.EmaWeights, data.Classes, modelDir);
+        WriteLossCurve(outDir);
+        OptionsJson.Save(result, Path.Combine(outDir, "train-result.json"));
+        return new TrainRunResult(outDir, modelDir, options, result);
+    }
+
+    /// <summary>Writes EMA weights as a pipeline folder.</summary>
+    public static void SaveModel(RunOptions options, IReadOnlyDictionary<string, Tensor> emaWeights, IReadOnlyList<string>? classNames, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        using var scope = NewDisposeScope();
+        using var network = new UNet(options.Model);
+        StateDicts.CopyInto(network, emaWeights, "EMA weights");
+        PipelineFolder.Save(PipelineFolder.FromRun(options, network, classNames), folder);
+    }
+
+    private static void Preview(RunOptions options, Trainer trainer, string outDir, int step, IReadOnlyList<string> classNames)
+    {
+        using var scope = NewDisposeScope();
+        using var network = new UNet(options.Model);
+        StateDicts.CopyInto(network, trainer.EmaWeights, "EMA weights");
+        if (Precision.Auto.Resolve() == Precision.BFloat16) network.to(ScalarType.BFloat16);
+        network.eval();
+        var components = PipelineFolder.FromRun(options, network, classNames);
+        int perClass = 10;
+        int count = options.Model.NumClasses is int k ? k * perClass : 64;
+        var request = new GenerationRequest
+        {
+            Count = count,
+            Classes = options.Model.NumClasses is int c ? Enumerable.Range(0, count).Select(i => i / perClass).ToArray() : null,
+            Sampler = options.PreviewSampler, Steps = options.PreviewSteps, GuidanceScale = options.PreviewGuidance, Seed = 0,
+        };
+        using var images = Generation.Run(components, CPU, request, null, CancellationToken.None);
+        images.SaveGrid(Path.Combine(outDir, "samples", $"step-{step:D6}.png"), options.Model.NumClasses is null ? 8 : perClass, scale: 2);
+    }
+
+    private static void WriteLossCurve(string outDir)
+    {
+        var path = Path.Combine(outDir, "metrics.jsonl");
+        if (!File.Exists(path)) return;
+        var points = File.ReadAllLines(path).Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => (Step: e.GetProperty("step").GetDouble(), Loss: e.GetProperty("loss").GetDouble())).ToList();
+        if (points.Count < 2) return;
+        LinePlot.SavePng(points.Select(p => p.Step).ToArray(), points.Select(p => p.Loss).ToArray(), Path.Combine(outDir, "loss.png"),
+            new LinePlotOptions { Title = "training loss", LogY = true, Smoothing = 0.6 });
+    }
+
+    /// <summary>The names the schedule and prediction options take, for messages and reports.</summary>
+    public static string Name(Prediction p) => p switch { Prediction.Epsilon => "eps", Prediction.V => "v", _ => "x0" };
+
+    /// <inheritdoc cref="Name(Prediction)"/>
+    public static string Name(BetaSchedule kind) => kind.ToString().ToLowerInvariant();
+
+    private static string Budget(TrainingOptions t)
+        => t.MaxSteps is int s ? $"{s} steps" + (t.MaxMinutes is double m0 ? $" or {m0} min" : "") : $"{t.MaxMinutes} min";
+}
