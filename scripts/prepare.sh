@@ -5,8 +5,7 @@ if [ -z "${DIFFUSION_DATA:-}" ]; then
 fi
 echo "datasets: $DIFFUSION_DATA"
 dotnet restore Diffusion.sln --verbosity quiet
-# TorchSharp 0.107 needs GLIBCXX_3.4.32 (GCC 13's libstdc++). On Debian 12 / Ubuntu 22.04 the shared compat
-# script patches the restored native library once (see README, "Older Linux distributions").
-if [ -f ../shared/tools/torchsharp-compat.sh ]; then
-  if [ "$(id -u)" = 0 ]; then bash ../shared/tools/torchsharp-compat.sh; else sudo bash ../shared/tools/torchsharp-compat.sh; fi
-fi
+# TorchSharp 0.107's native library needs GLIBCXX_3.4.32 (GCC 13's libstdc++), which Debian 12 and Ubuntu 22.04 lack.
+# A quick ldd check of the restored library and its copies in bin/; only when the loader refuses them for that are they
+# patched, once (see README, "Older Linux distributions"). On newer distributions this does nothing.
+bash "$(dirname "${BASH_SOURCE[0]}")/torchsharp-compat.sh" --if-needed

@@ -3,7 +3,8 @@ using Diffusion.Cli;
 using Diffusion.Core;
 
 // diffusion: train, sample and evaluate diffusion models from the command line.
-// Bad input prints one line and exits 2; Ctrl-C stops at the next step, saves, and exits 130.
+// Bad input prints one line and exits 2; a TorchSharp native library that cannot load prints one line and exits 1;
+// Ctrl-C stops at the next step, saves, and exits 130.
 var commands = new Dictionary<string, (string Help, OptionSpec[] Options, Func<Args, CancellationToken, int> Run)>
 {
     ["train"] = ("Train a model from a preset; writes run.json, checkpoints, metrics, sample grids and a loss curve into --out.", Commands.TrainOptions, Commands.Train),
@@ -46,6 +47,12 @@ using var sigterm = StopOn(PosixSignal.SIGTERM, "SIGTERM");
 try
 {
     var parsed = Args.Parse(args[0], args.Skip(1).ToArray(), command.Options);
+    // Every command but 'samplers' needs libtorch: check that its native library loads (one line instead of TorchSharp's trace).
+    if (args[0] != "samplers" && NativeCheck.LoadError() is { } reason)
+    {
+        Console.Error.WriteLine($"error: TorchSharp's native library could not be loaded ({reason}); run 'bash scripts/torchsharp-compat.sh' (see README, \"Older Linux distributions\").");
+        return 1;
+    }
     return command.Run(parsed, cts.Token);
 }
 catch (DiffusionException e)
