@@ -35,6 +35,35 @@ public readonly record struct SamplingProgress(int Step, int Total);
 /// <param name="Denoised">The current prediction of x0.</param>
 public sealed record SamplingStep(int Step, int Total, Tensor Sample, Tensor Denoised);
 
+/// <summary>The noise level of a sample in a sampler's own scaling: sample = Alpha·x0 + Sigma·eps. The discrete samplers
+/// (DDPM, DDIM) work in the variance-preserving scaling (Alpha² + Sigma² = 1), the continuous solvers in the
+/// variance-exploding one (Alpha = 1, Sigma = Karras' sigma).</summary>
+/// <param name="Alpha">The signal scale.</param>
+/// <param name="Sigma">The noise scale.</param>
+public readonly record struct NoiseLevel(double Alpha, double Sigma)
+{
+    /// <summary>The VP level of a sample at cumulative signal fraction <paramref name="alphaBar"/>.</summary>
+    public static NoiseLevel Vp(double alphaBar) => new(Math.Sqrt(alphaBar), Math.Sqrt(Math.Max(1 - alphaBar, 0)));
+
+    /// <summary>The VE level of a sample at noise level <paramref name="sigma"/>.</summary>
+    public static NoiseLevel Ve(double sigma) => new(1, sigma);
+
+    /// <summary>The sample in VP scaling, x / sqrt(Alpha² + Sigma²).</summary>
+    public Tensor ToVp(Tensor x)
+    {
+        double norm = Alpha * Alpha + Sigma * Sigma;
+        return Math.Abs(norm - 1) < 1e-12 ? x : x * (1 / Math.Sqrt(norm));
+    }
+}
+
+/// <summary>One finished step, handed to <see cref="SamplingRequest.StepHook"/>; its tensors live only for the call.</summary>
+/// <param name="Step">Steps done so far.</param>
+/// <param name="Total">Steps in the run.</param>
+/// <param name="Sample">The sample the next step starts from, in the sampler's scaling.</param>
+/// <param name="Level">Its noise level in that scaling: a known image x0 noised to match is Level.Alpha·x0 + Level.Sigma·noise.</param>
+/// <param name="Denoised">The current prediction of x0.</param>
+public sealed record SamplingHookStep(int Step, int Total, Tensor Sample, NoiseLevel Level, Tensor Denoised);
+
 /// <summary>What to sample. Immutable; validated by the sampler.</summary>
 public sealed record SamplingRequest
 {
@@ -65,6 +94,10 @@ public sealed record SamplingRequest
 
     /// <summary>Fraction of the schedule to run when <see cref="InitImage"/> is set, in (0, 1]. Default 1 (pure noise).</summary>
     public double Strength { get; init; } = 1.0;
+
+    /// <summary>Called after each step with the sample the next step starts from; a non-null return replaces it (the
+    /// same shape), e.g. inpainting's "keep the known pixels" (Lugmayr et al. 2022). Shared by every sampler. Default none.</summary>
+    public Func<SamplingHookStep, Tensor?>? StepHook { get; init; }
 
     /// <summary>Called synchronously after each step (e.g. to record a GIF of the trajectory). Default none.</summary>
     public Action<SamplingStep>? OnStep { get; init; }

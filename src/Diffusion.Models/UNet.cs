@@ -113,15 +113,24 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
     /// <param name="t">Timesteps, shape (B) or a scalar for the whole batch; fractional values are allowed.</param>
     /// <param name="condition">For class-conditional models, <see cref="Condition.Labels"/> (int64, shape (B),
     /// values 0 … NumClasses, where NumClasses means "no class"); missing labels mean "no class" for every row.
-    /// Fields the model was not built for are ignored.</param>
+    /// A field the model was not built for (labels for an unconditional model, context without cross-attention) is an error.</param>
     /// <returns>The prediction (<see cref="Prediction"/>), float32, shape (B, OutChannels, SampleSize, SampleSize).</returns>
     /// <exception cref="DiffusionException">A shape does not match <see cref="Options"/>, or a label is out of range.</exception>
-    public override Tensor forward(Tensor x, Tensor t, Condition condition)
+    public override Tensor forward(Tensor x, Tensor t, Condition condition) => Forward(x, t, condition, null);
+
+    /// <summary>Runs the network with extra residuals added to its skip connections and middle block (ControlNet).</summary>
+    /// <param name="x">The noisy sample x_t, as for <see cref="forward"/>.</param>
+    /// <param name="t">Timesteps, as for <see cref="forward"/>.</param>
+    /// <param name="condition">The condition, as for <see cref="forward"/>.</param>
+    /// <param name="residuals">Tensors of <see cref="ResidualShapes"/> (any floating dtype), or null for none.</param>
+    /// <exception cref="DiffusionException">A shape does not match, or the residuals have the wrong count or shapes.</exception>
+    public Tensor Forward(Tensor x, Tensor t, Condition condition, UNetResiduals? residuals)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(t);
         ArgumentNullException.ThrowIfNull(condition);
         CheckSample(x);
+        condition.RequireOnly(_classEmbedding is null ? NoFields : LabelField, "This UNet");
         using var scope = NewDisposeScope();
         long batch = x.shape[0];
         var dtype = ParameterType;
@@ -134,12 +143,49 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
         var skips = new Stack<Tensor>();
         skips.Push(h);
         foreach (var down in _downBlocks) h = down.Forward(h, emb, skips);
+        if (residuals is not null) skips = AddResiduals(skips, residuals, batch, dtype);
         h = _midBlock.call(h, emb); // (B, C_last, H / 2^(L−1), W / 2^(L−1))
+        if (residuals?.Mid is { } mid) h = h + mid.to(dtype);
         foreach (var up in _upBlocks) h = up.Forward(h, emb, skips);
 
         h = _convOut.call(nn.functional.silu(_convNormOut.call(h))); // (B, OutChannels, H, W)
         return h.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The shapes <see cref="UNetResiduals"/> must have for a batch of <paramref name="batch"/>: the skip connections
+    /// in the order they are made, and the middle block's output.</summary>
+    public (IReadOnlyList<long[]> Down, long[] Mid) ResidualShapes(long batch)
+    {
+        var o = Options;
+        var down = new List<long[]> { new long[] { batch, o.BaseChannels, o.SampleSize, o.SampleSize } };
+        for (int level = 0; level < o.Levels; level++)
+        {
+            long size = o.SampleSize >> level, c = o.ChannelsAt(level);
+            for (int j = 0; j < o.LayersPerBlock; j++) down.Add([batch, c, size, size]);
+            if (level < o.Levels - 1) down.Add([batch, c, size / 2, size / 2]);
+        }
+        long last = o.SampleSize >> (o.Levels - 1);
+        return (down, [batch, o.ChannelsAt(o.Levels - 1), last, last]);
+    }
+
+    private Stack<Tensor> AddResiduals(Stack<Tensor> skips, UNetResiduals residuals, long batch, ScalarType dtype)
+    {
+        var (shapes, mid) = ResidualShapes(batch);
+        var inOrder = skips.Reverse().ToArray(); // push order: conv_in first
+        if (residuals.Down.Count != inOrder.Length)
+            throw new DiffusionException($"This UNet has {inOrder.Length} skip connections but got {residuals.Down.Count} down residuals.");
+        for (int i = 0; i < inOrder.Length; i++)
+            if (!residuals.Down[i].shape.SequenceEqual(shapes[i]))
+                throw new DiffusionException($"Down residual {i} has shape ({string.Join(", ", residuals.Down[i].shape)}); this UNet expects ({string.Join(", ", shapes[i])}).");
+        if (residuals.Mid is { } m && !m.shape.SequenceEqual(mid))
+            throw new DiffusionException($"The mid residual has shape ({string.Join(", ", m.shape)}); this UNet expects ({string.Join(", ", mid)}).");
+        var result = new Stack<Tensor>();
+        for (int i = 0; i < inOrder.Length; i++) result.Push(inOrder[i] + residuals.Down[i].to(dtype));
+        return result;
+    }
+
+    private static readonly string[] NoFields = [];
+    private static readonly string[] LabelField = [Condition.Fields.Labels];
 
     private void CheckSample(Tensor x)
     {

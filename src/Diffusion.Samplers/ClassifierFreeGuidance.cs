@@ -56,7 +56,7 @@ public sealed class ClassifierFreeGuidance : IDenoiser
     /// <summary>Wraps <paramref name="inner"/> with guidance.</summary>
     /// <param name="inner">A denoiser trained with condition dropout, so it knows the unconditional model.</param>
     /// <param name="scale">Guidance scale w ≥ 0.</param>
-    /// <param name="unconditional">Supplies the "no condition" rows (<see cref="IConditioner.Unconditional"/>).</param>
+    /// <param name="unconditional">Supplies the "no condition" rows (<see cref="IConditioner.Unconditional(Condition)"/>).</param>
     /// <param name="options">Interval and rescale; defaults (off) when null.</param>
     /// <exception cref="DiffusionException"><paramref name="scale"/> is negative or not finite.</exception>
     public ClassifierFreeGuidance(IDenoiser inner, double scale, IConditioner unconditional, GuidanceOptions? options = null)
@@ -95,7 +95,8 @@ public sealed class ClassifierFreeGuidance : IDenoiser
         if (Scale == 1 && !rescale) return Inner.Predict(x, t, condition);
         using var scope = NewDisposeScope();
         long batch = x.shape[0];
-        var uncondition = Conditioner.Unconditional((int)batch, x.device);
+        // Derived from the conditional rows, so fields guidance keeps (a hint, a mask) stay in the unconditional half.
+        var uncondition = condition.IsEmpty ? Conditioner.Unconditional((int)batch, x.device) : Conditioner.Unconditional(condition);
         if (Scale == 0 && !rescale && Options.Interval is null)
             return Inner.Predict(x, t, uncondition).MoveToOuterDisposeScope();
 

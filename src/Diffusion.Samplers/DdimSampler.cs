@@ -60,7 +60,7 @@ public sealed class DdimSampler : ISampler
             var (x0, eps) = denoiser.AtTimestep(x, t, request.Condition);
             var xNext = x0 * Math.Sqrt(alphaBarPrev) + eps * Math.Sqrt(Math.Max(1 - alphaBarPrev - s * s, 0));
             if (s > 0) xNext = xNext + SamplingRun.Noise(request, generator) * s;
-            SamplingRun.Report(request, progress, i + 1, total, () => xNext, x0);
+            xNext = SamplingRun.Step(request, progress, i + 1, total, xNext, NoiseLevel.Vp(alphaBarPrev), x0);
             x = SamplingRun.Carry(x, xNext);
         }
         return x.MoveToOuterDisposeScope();

@@ -72,7 +72,7 @@ public sealed class DdpmSampler : ISampler
                 double variance = Options.Variance == DdpmVariance.Small ? (1 - alphaBarPrev) / (1 - alphaBar) * beta : beta;
                 xNext = xNext + SamplingRun.Noise(request, generator) * Math.Sqrt(variance);
             }
-            SamplingRun.Report(request, progress, i + 1, total, () => xNext, x0);
+            xNext = SamplingRun.Step(request, progress, i + 1, total, xNext, NoiseLevel.Vp(alphaBarPrev), x0);
             x = SamplingRun.Carry(x, xNext);
         }
         return x.MoveToOuterDisposeScope();

@@ -54,7 +54,7 @@ public sealed class DpmSolverPlusPlus2MSampler : ISampler
                 }
                 xNext = x * (next / sigma) - dHat * SolverMath.ExpM1(-h);
             }
-            SamplingRun.Report(request, progress, i + 1, total, () => SamplingRun.ToVp(xNext, next), denoised);
+            xNext = SamplingRun.Step(request, progress, i + 1, total, xNext, NoiseLevel.Ve(next), denoised);
             x = SamplingRun.Carry(x, xNext);
             previous = SamplingRun.Carry(previous, denoised);
         }

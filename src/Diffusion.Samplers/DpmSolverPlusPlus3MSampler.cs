@@ -66,7 +66,7 @@ public sealed class DpmSolverPlusPlus3MSampler : ISampler
                     xNext = xNext + first * (phi1 / h + 1) - second * ((phi1 + h) / (h * h) - 0.5);
                 }
             }
-            SamplingRun.Report(request, progress, i + 1, total, () => SamplingRun.ToVp(xNext, next), denoised);
+            xNext = SamplingRun.Step(request, progress, i + 1, total, xNext, NoiseLevel.Ve(next), denoised);
             x = SamplingRun.Carry(x, xNext);
             d2?.Dispose();
             d2 = d1;

@@ -57,7 +57,7 @@ public sealed class EulerAncestralSampler : ISampler
             var denoised = denoiser.Denoise(x, sigma, request.Condition);
             var xNext = denoised + (x - denoised) * (down / sigma);
             if (up > 0) xNext = xNext + SamplingRun.Noise(request, generator) * up;
-            SamplingRun.Report(request, progress, i + 1, total, () => SamplingRun.ToVp(xNext, next), denoised);
+            xNext = SamplingRun.Step(request, progress, i + 1, total, xNext, NoiseLevel.Ve(next), denoised);
             x = SamplingRun.Carry(x, xNext);
         }
         return x.MoveToOuterDisposeScope();

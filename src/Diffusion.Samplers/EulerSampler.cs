@@ -37,7 +37,7 @@ public sealed class EulerSampler : ISampler
             var denoised = denoiser.Denoise(x, sigma, request.Condition);
             // x + (next − sigma)·(x − D)/sigma, written so that next = 0 gives D exactly.
             var xNext = denoised + (x - denoised) * (next / sigma);
-            SamplingRun.Report(request, progress, i + 1, total, () => SamplingRun.ToVp(xNext, next), denoised);
+            xNext = SamplingRun.Step(request, progress, i + 1, total, xNext, NoiseLevel.Ve(next), denoised);
             x = SamplingRun.Carry(x, xNext);
         }
         return x.MoveToOuterDisposeScope();

@@ -48,7 +48,7 @@ public sealed class HeunSampler : ISampler
                 var dNext = (euler - denoiser.Denoise(euler, next, request.Condition)) / next; // line 8
                 xNext = x + (d + dNext) * (0.5 * (next - sigma)); // line 9
             }
-            SamplingRun.Report(request, progress, i + 1, total, () => SamplingRun.ToVp(xNext, next), denoised);
+            xNext = SamplingRun.Step(request, progress, i + 1, total, xNext, NoiseLevel.Ve(next), denoised);
             x = SamplingRun.Carry(x, xNext);
         }
         return x.MoveToOuterDisposeScope();

@@ -94,15 +94,21 @@ internal static class SamplingRun
         return (timesteps, x.MoveToOuterDisposeScope());
     }
 
-    /// <summary>VE sample x = x0 + sigma·eps to VP scaling x_t = x / sqrt(1 + sigma²).</summary>
-    public static Tensor ToVp(Tensor x, double sigma) => x * (1 / Math.Sqrt(1 + sigma * sigma));
-
-    /// <summary>Hands the step to <see cref="SamplingRequest.OnStep"/> (building the VP sample only if someone
-    /// listens) and reports progress.</summary>
-    public static void Report(SamplingRequest request, IProgress<SamplingProgress>? progress, int step, int total, Func<Tensor> sampleVp, Tensor denoised)
+    /// <summary>Ends a step: lets <see cref="SamplingRequest.StepHook"/> replace the next sample (inpainting, RePaint),
+    /// hands the step to <see cref="SamplingRequest.OnStep"/> (building the VP sample only if someone listens) and reports
+    /// progress. Returns the sample to carry on with.</summary>
+    /// <exception cref="DiffusionException">The hook returned a tensor of another shape.</exception>
+    public static Tensor Step(SamplingRequest request, IProgress<SamplingProgress>? progress, int step, int total, Tensor next, NoiseLevel level, Tensor denoised)
     {
-        if (request.OnStep is { } onStep) onStep(new SamplingStep(step, total, sampleVp(), denoised));
+        if (request.StepHook is { } hook && hook(new SamplingHookStep(step, total, next, level, denoised)) is { } replaced)
+        {
+            if (!replaced.shape.SequenceEqual(next.shape))
+                throw new DiffusionException($"The step hook returned shape ({string.Join(", ", replaced.shape)}); the sample has ({string.Join(", ", next.shape)}).");
+            next = replaced.to(next.dtype, next.device);
+        }
+        if (request.OnStep is { } onStep) onStep(new SamplingStep(step, total, level.ToVp(next), denoised));
         progress?.Report(new SamplingProgress(step, total));
+        return next;
     }
 
     /// <summary>Replaces a tensor carried across steps: disposes <paramref name="old"/> and moves

@@ -67,7 +67,7 @@ public sealed class UniPcSampler : ISampler
             lambdas.Insert(0, lambda);
             int order = Math.Min(Math.Min(Options.Order, history.Count), total - i);
             var xNext = next == 0 ? denoised.alias() : Update(current, history, lambdas, order, sigma, next, corrector: null);
-            SamplingRun.Report(request, progress, i + 1, total, () => SamplingRun.ToVp(xNext, next), denoised);
+            xNext = SamplingRun.Step(request, progress, i + 1, total, xNext, NoiseLevel.Ve(next), denoised);
 
             previousX?.Dispose();
             if (ReferenceEquals(current, x)) previousX = x;   // already owned by the outer scope

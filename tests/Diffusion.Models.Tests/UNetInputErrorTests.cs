@@ -52,15 +52,16 @@ public sealed class UNetInputErrorTests
     }
 
     [Fact]
-    public void UnconditionalModelIgnoresLabels()
+    public void UnconditionalModelRefusesLabels()
     {
+        // It used to ignore them; a field a model was not built for is now an error naming it (conditioning seams issue).
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var o = Small();
         using var model = Build(o);
         var x = Noise(o, 2);
-        var a = model.Predict(x, Timesteps(1, 2), Condition.None);
-        var b = model.Predict(x, Timesteps(1, 2), new Condition { Labels = Labels(0, 1) });
-        Assert.Equal(0f, MaxAbsDiff(a, b));
+        Assert.Equal([2L, 1, 16, 16], model.Predict(x, Timesteps(1, 2), Condition.None).shape);
+        var e = Assert.Throws<DiffusionException>(() => model.Predict(x, Timesteps(1, 2), new Condition { Labels = Labels(0, 1) }));
+        Assert.Contains("labels", e.Message);
     }
 }

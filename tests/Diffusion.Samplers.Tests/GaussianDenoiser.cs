@@ -133,6 +133,11 @@ public sealed class LabelConditioner : IConditioner
     public Condition Unconditional(int batch, Device device)
         => new() { Labels = full(new long[] { batch }, Classes, dtype: ScalarType.Int64, device: device) };
 
+    public Condition Unconditional(Condition conditional) => conditional.With(Condition.Fields.Labels, full(new long[] { conditional.BatchSize!.Value }, Classes, dtype: ScalarType.Int64, device: conditional.Labels!.device));
+
+    public Condition EncodeBatch(Diffusion.Core.Training.TrainingBatch batch, Device device)
+        => throw new NotSupportedException("Not needed by sampler tests.");
+
     public Condition DropForTraining(Condition condition, double probability, Generator generator)
         => throw new NotSupportedException("Not needed by sampler tests.");
 }

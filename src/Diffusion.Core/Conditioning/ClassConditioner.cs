@@ -45,15 +45,29 @@ public sealed class ClassConditioner : IConditioner<int>
         => new() { Labels = full(new long[] { batch }, Classes, dtype: ScalarType.Int64, device: device) };
 
     /// <inheritdoc />
-    public Condition DropForTraining(Condition condition, double probability, Generator generator)
+    /// <remarks>Replaces the labels by the null class and keeps every other field.</remarks>
+    /// <exception cref="DiffusionException">The condition has no field, so its batch size is unknown.</exception>
+    public Condition Unconditional(Condition conditional)
     {
-        ArgumentNullException.ThrowIfNull(condition);
-        if (condition.Labels is null || probability <= 0) return condition;
-        if (probability > 1) throw new DiffusionException($"Label dropout must be in [0, 1], got {probability}.");
-        var labels = condition.Labels;
-        var drop = rand(new[] { labels.shape[0] }, generator: generator).to(labels.device) < probability; // (B) bool
-        return new Condition { Labels = where(drop, full_like(labels, Classes), labels), Context = condition.Context, ContextMask = condition.ContextMask };
+        ArgumentNullException.ThrowIfNull(conditional);
+        if (conditional.BatchSize is not long b)
+            throw new DiffusionException("An empty condition has no rows to make unconditional; use Unconditional(batch, device).");
+        var device = (conditional.Labels ?? conditional.All.First().Value).device;
+        return conditional.With(Condition.Fields.Labels, full(new long[] { b }, Classes, dtype: ScalarType.Int64, device: device));
     }
+
+    /// <inheritdoc />
+    /// <exception cref="DiffusionException">The batch has no labels.</exception>
+    public Condition EncodeBatch(Training.TrainingBatch batch, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var labels = batch.Labels ?? throw new DiffusionException("A class-conditional model needs labelled training data; this dataset has no labels.");
+        return new Condition { Labels = labels.to(ScalarType.Int64, device) };
+    }
+
+    /// <inheritdoc />
+    public Condition DropForTraining(Condition condition, double probability, Generator generator)
+        => ConditionDropout.Drop(this, condition, probability, generator);
 
     /// <summary>The <c>_class_name</c> of this component in a pipeline folder (this SDK's own: diffusers has no conditioner component).</summary>
     public const string ClassName = "ClassConditioner";

@@ -112,13 +112,13 @@ public sealed class ImageDataset : IDisposable, Training.ITrainingData
         return (x.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
     }
 
-    /// <summary>The images at <paramref name="indices"/> in [−1, 1] with their class labels as the condition
+    /// <summary>The images at <paramref name="indices"/> in [−1, 1] with their class labels
     /// (the trainer applies flips itself, from its own generator).</summary>
     /// <exception cref="DiffusionException">An index is out of range.</exception>
-    public (Tensor Images, Condition Condition) GetBatch(Tensor indices)
+    public Training.TrainingBatch GetBatch(Tensor indices)
     {
         var (x, labels) = Batch(indices);
-        return (x, new Condition { Labels = labels });
+        return new Training.TrainingBatch(x, labels);
     }
 
     /// <summary>

@@ -9,6 +9,6 @@ public interface ITrainingData
     int Count { get; }
 
     /// <summary>The examples at <paramref name="indices"/> (int64, shape (B)): images as float32 (B, C, H, W)
-    /// in [−1, 1] and their condition (e.g. class labels), on the CPU.</summary>
-    (Tensor Images, Condition Condition) GetBatch(Tensor indices);
+    /// in [−1, 1] and their raw inputs (class labels, captions), on the CPU.</summary>
+    TrainingBatch GetBatch(Tensor indices);
 }

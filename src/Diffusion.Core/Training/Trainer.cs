@@ -38,7 +38,8 @@ public sealed class Trainer : IDisposable
     /// <summary>Prepares a run in <paramref name="runDirectory"/>; if it holds a checkpoint, continues from it.</summary>
     /// <param name="network">The network; must also implement <see cref="IDenoiser"/>. It is converted to the compute precision.</param>
     /// <param name="scheduler">The noise schedule.</param>
-    /// <param name="conditioner">Label dropout source; null for unconditional training.</param>
+    /// <param name="conditioner">Encodes each batch's raw inputs (labels, captions) inside the step and drops them for
+    /// classifier-free guidance; null for unconditional training.</param>
     /// <param name="data">Training examples.</param>
     /// <param name="options">Training options (validated).</param>
     /// <param name="runDirectory">Folder for everything the run writes.</param>
@@ -159,8 +160,8 @@ public sealed class Trainer : IDisposable
     {
         var o = Options;
         var indices = BatchIndices(Step);
-        var (images, condition) = _data.GetBatch(indices);
-        var x0 = images.to(_device);
+        var batch = _data.GetBatch(indices);
+        var x0 = batch.Images.to(_device);
         long b = x0.shape[0];
         if (o.HorizontalFlip)
         {
@@ -169,7 +170,7 @@ public sealed class Trainer : IDisposable
         }
         if (_autoencoder is not null)
             using (no_grad()) x0 = _autoencoder.Encode(x0, _generator);
-        condition = condition.To(_device);
+        var condition = _conditioner?.EncodeBatch(batch, _device) ?? Condition.None;
         if (_conditioner is not null) condition = _conditioner.DropForTraining(condition, o.LabelDropout, _generator);
         var t = _scheduler.SampleTimesteps(b, _generator, _device);
         var eps = randn(x0.shape, generator: _generator).to(_device);

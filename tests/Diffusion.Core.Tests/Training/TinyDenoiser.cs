@@ -56,6 +56,6 @@ internal sealed class RandomData : ITrainingData
 
     public int Count => (int)_x.shape[0];
 
-    public (Tensor Images, Condition Condition) GetBatch(Tensor indices)
-        => (_x.index_select(0, indices), new Condition { Labels = _y.index_select(0, indices) });
+    public TrainingBatch GetBatch(Tensor indices)
+        => new(_x.index_select(0, indices), _y.index_select(0, indices));
 }
