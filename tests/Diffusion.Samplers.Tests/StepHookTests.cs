@@ -27,7 +27,7 @@ public sealed class StepHookTests
         {
             double expectedStd = Math.Sqrt(level.Alpha * level.Alpha * Fixtures.S * Fixtures.S + level.Sigma * level.Sigma);
             Assert.InRange(mean / level.Alpha, Fixtures.Mu - 0.08 * Math.Max(1, level.Sigma / level.Alpha), Fixtures.Mu + 0.08 * Math.Max(1, level.Sigma / level.Alpha));
-            Assert.InRange(std / expectedStd, 0.9, 1.1);
+            Assert.InRange(std / expectedStd, 0.85, 1.15); // 50 steps: DDPM and Euler a carry a few per cent of discretisation bias; a wrong scaling is off many-fold
         }
     }
 

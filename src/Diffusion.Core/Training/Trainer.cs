@@ -28,7 +28,7 @@ public sealed class Trainer : IDisposable
     private readonly MasterWeights _weights;
     private readonly AdamW _optimizer;
     private readonly ExponentialMovingAverage _ema;
-    private readonly DiffusionLoss _loss;
+    private readonly ITrainingObjective _objective;
     private readonly Generator _generator;
     private double _elapsedBefore;
     private double _lastLoss = double.NaN;
@@ -36,7 +36,13 @@ public sealed class Trainer : IDisposable
     private int _epoch = -1;
 
     /// <summary>Prepares a run in <paramref name="runDirectory"/>; if it holds a checkpoint, continues from it.</summary>
-    /// <param name="network">The network; must also implement <see cref="IDenoiser"/>. It is converted to the compute precision.</param>
+    /// <param name="network">The network; must also implement <see cref="IDenoiser"/>. The trainer changes it in place, as
+    /// the caller should know: it moves it to <paramref name="device"/>, and its trainable parameters become views of the
+    /// trainer's flat compute buffer — bfloat16 when <see cref="TrainingOptions.Precision"/> resolves to
+    /// <see cref="Precision.BFloat16"/> (the whole module is converted; <see cref="ComputeType"/> says which), while float32
+    /// master weights live in the trainer (<see cref="Weights"/>, <see cref="EmaWeights"/>). To use the result in float32,
+    /// load <see cref="EmaWeights"/> into a fresh network. Parameters with <c>requires_grad = false</c> (a frozen text
+    /// encoder, the UNet under a ControlNet) are neither trained nor checkpointed.</param>
     /// <param name="scheduler">The noise schedule.</param>
     /// <param name="conditioner">Encodes each batch's raw inputs (labels, captions) inside the step and drops them for
     /// classifier-free guidance; null for unconditional training.</param>
@@ -46,17 +52,20 @@ public sealed class Trainer : IDisposable
     /// <param name="device">Where to train; null for the CPU.</param>
     /// <param name="autoencoder">For latent diffusion: a frozen autoencoder that encodes every batch (after augmentation)
     /// before noising, so the network learns its latents; null trains on pixels.</param>
+    /// <param name="objective">What each step minimises; null: the denoising loss (<see cref="DiffusionObjective"/>) for the
+    /// network's prediction under <paramref name="scheduler"/>, with <see cref="TrainingOptions.MinSnrGamma"/>.</param>
     /// <exception cref="DiffusionException">Options are invalid or the existing checkpoint does not fit the network.</exception>
     public Trainer(nn.Module<Tensor, Tensor, Condition, Tensor> network, INoiseScheduler scheduler, IConditioner? conditioner,
-        ITrainingData data, TrainingOptions options, string runDirectory, Device? device = null, IAutoencoder? autoencoder = null)
+        ITrainingData data, TrainingOptions options, string runDirectory, Device? device = null, IAutoencoder? autoencoder = null,
+        ITrainingObjective? objective = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         options = options with { Precision = options.Precision.Resolve(device) };
         _denoiser = network as IDenoiser ?? throw new DiffusionException($"{network.GetType().Name} does not implement IDenoiser.");
-        if (data.Count < options.BatchSize)
-            throw new DiffusionException($"The dataset has {data.Count} examples, fewer than one batch of {options.BatchSize}.");
+        if (data.Count < options.BatchSize * options.GradientAccumulation)
+            throw new DiffusionException($"The dataset has {data.Count} examples, fewer than one step's {options.GradientAccumulation} micro-batch(es) of {options.BatchSize}.");
         _network = network;
         _scheduler = scheduler;
         _conditioner = conditioner;
@@ -69,7 +78,7 @@ public sealed class Trainer : IDisposable
         _weights = new MasterWeights(network, options.Precision);
         _optimizer = new AdamW(_weights.Layout, options.Beta1, options.Beta2, options.AdamEpsilon, options.WeightDecay, _device);
         _ema = new ExponentialMovingAverage(_weights.Layout, _weights.Master, options.EmaDecay);
-        _loss = new DiffusionLoss(_denoiser.Prediction, options.MinSnrGamma);
+        _objective = objective ?? new DiffusionObjective(scheduler, _denoiser.Prediction, options.MinSnrGamma);
         _generator = new Generator((ulong)options.Seed, CPU);
         Directory.CreateDirectory(runDirectory);
         if (Directory.Exists(CheckpointDirectory(runDirectory)) || Directory.Exists(CheckpointDirectory(runDirectory) + ".old"))
@@ -91,6 +100,16 @@ public sealed class Trainer : IDisposable
 
     /// <summary>The float32 master weights by parameter name (live).</summary>
     public IReadOnlyDictionary<string, Tensor> Weights => _weights.Masters.ToDictionary(m => m.Name, m => m.Weight);
+
+    /// <summary>The dtype the network computes in (its trainable parameters' dtype during training).</summary>
+    public ScalarType ComputeType => Options.Precision == Precision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+
+    /// <summary>
+    /// Called once per optimizer step, after the backward passes of all micro-batches and before clipping and the
+    /// optimizer, with the flat float32 gradient of every trainable parameter (in <see cref="ParameterLayout"/> order).
+    /// It may change the buffer in place: data-parallel training averages it across processes here. Default none.
+    /// </summary>
+    public Action<Tensor>? GradientHook { get; set; }
 
     /// <summary>Folder of the latest checkpoint of a run.</summary>
     public static string CheckpointDirectory(string runDirectory) => Path.Combine(runDirectory, "checkpoints", "latest");
@@ -133,7 +152,7 @@ public sealed class Trainer : IDisposable
                     _lastLoss = lossSum.ToSingle() / windowSteps;
                     lossSum.zero_();
                 }
-                double ips = windowSteps * o.BatchSize / windowClock.Elapsed.TotalSeconds;
+                double ips = windowSteps * o.BatchSize * o.GradientAccumulation / windowClock.Elapsed.TotalSeconds;
                 var elapsed = TimeSpan.FromSeconds(_elapsedBefore + clock.Elapsed.TotalSeconds);
                 peak = Math.Max(peak, Environment.WorkingSet);
                 metrics.WriteLine(JsonSerializer.Serialize(new
@@ -153,14 +172,35 @@ public sealed class Trainer : IDisposable
         onPreview?.Invoke(Step);
         double total = _elapsedBefore + clock.Elapsed.TotalSeconds;
         double thisCall = Math.Max(callClock.Elapsed.TotalSeconds, 1e-9);
-        return new TrainingResult(Step, _lastLoss, TimeSpan.FromSeconds(total), (Step - startStep) * o.BatchSize / thisCall, peak, cancelled);
+        return new TrainingResult(Step, _lastLoss, TimeSpan.FromSeconds(total), (Step - startStep) * o.BatchSize * o.GradientAccumulation / thisCall, peak, cancelled);
     }
 
     private Tensor TrainStep()
     {
         var o = Options;
-        var indices = BatchIndices(Step);
-        var batch = _data.GetBatch(indices);
+        int n = o.GradientAccumulation;
+        Tensor total = zeros(1, device: _device);
+        for (int micro = 0; micro < n; micro++)
+        {
+            var loss = MicroBatchLoss(Step * n + micro);
+            (n == 1 ? loss : loss / n).backward();
+            using (no_grad()) total = total + loss.detach().to(ScalarType.Float32) / n;
+        }
+        var gradients = _weights.Gradients();
+        GradientHook?.Invoke(gradients);
+        if (o.GradientClip is double clip) MasterWeights.ClipGradients(gradients, clip);
+        _optimizer.Step(_weights.Master, gradients, o.LearningRateAt(Step));
+        _weights.ZeroGradients();
+        _weights.PushToNetwork();
+        _ema.Update(_weights.Master, Step);
+        return total;
+    }
+
+    /// <summary>One micro-batch: augment, encode, condition (with dropout), then the objective.</summary>
+    private Tensor MicroBatchLoss(int microStep)
+    {
+        var o = Options;
+        var batch = _data.GetBatch(BatchIndices(microStep));
         var x0 = batch.Images.to(_device);
         long b = x0.shape[0];
         if (o.HorizontalFlip)
@@ -172,24 +212,12 @@ public sealed class Trainer : IDisposable
             using (no_grad()) x0 = _autoencoder.Encode(x0, _generator);
         var condition = _conditioner?.EncodeBatch(batch, _device) ?? Condition.None;
         if (_conditioner is not null) condition = _conditioner.DropForTraining(condition, o.LabelDropout, _generator);
-        var t = _scheduler.SampleTimesteps(b, _generator, _device);
-        var eps = randn(x0.shape, generator: _generator).to(_device);
-        var (alpha, sigma) = _scheduler.Scales(t, x0);
-        var xt = alpha * x0 + sigma * eps;
-        var output = _network.forward(xt, t.to(ScalarType.Float32), condition);
-        var loss = _loss.Compute(output, x0, eps, alpha, sigma);
-        loss.backward();
-        var gradients = _weights.Gradients();
-        if (o.GradientClip is double clip) MasterWeights.ClipGradients(gradients, clip);
-        _optimizer.Step(_weights.Master, gradients, o.LearningRateAt(Step));
-        _weights.ZeroGradients();
-        _weights.PushToNetwork();
-        _ema.Update(_weights.Master, Step);
-        return loss;
+        return _objective.Loss(_network, x0, condition, _generator);
     }
 
-    /// <summary>The batch for a global step: epochs are permutations seeded by (seed, epoch), so a resumed run
-    /// sees exactly the batches the uninterrupted run would have seen.</summary>
+    /// <summary>The micro-batch for a global micro-step: epochs are permutations seeded by (seed, epoch), so a resumed run
+    /// sees exactly the batches the uninterrupted run would have seen, and N micro-batches of B hold the same examples as
+    /// one batch of N·B.</summary>
     private Tensor BatchIndices(int step)
     {
         int perEpoch = _data.Count / Options.BatchSize;

@@ -81,6 +81,11 @@ public sealed record TrainingOptions
     /// <summary>Seed of every random draw (data order, timesteps, noise, label dropout). Default 0.</summary>
     public long Seed { get; init; }
 
+    /// <summary>Micro-batches of <see cref="BatchSize"/> whose gradients are summed (each loss divided by this) before one
+    /// optimizer step, so a step sees GradientAccumulation·BatchSize examples at the memory cost of one micro-batch
+    /// (nanoGPT's <c>gradient_accumulation_steps</c>). Steps count optimizer steps. Default 1.</summary>
+    public int GradientAccumulation { get; init; } = 1;
+
     /// <summary>Steps between progress reports and metric lines. Default 50.</summary>
     public int LogEvery { get; init; } = 50;
 
@@ -94,6 +99,7 @@ public sealed record TrainingOptions
     public void Validate()
     {
         if (BatchSize < 1) throw new DiffusionException($"BatchSize must be at least 1, got {BatchSize}.");
+        if (GradientAccumulation < 1) throw new DiffusionException($"GradientAccumulation must be at least 1 (micro-batches per optimizer step), got {GradientAccumulation}.");
         if (MaxSteps is < 1) throw new DiffusionException($"MaxSteps must be at least 1, got {MaxSteps}.");
         if (MaxMinutes is <= 0) throw new DiffusionException($"MaxMinutes must be positive, got {MaxMinutes}.");
         if (MaxSteps is null && MaxMinutes is null) throw new DiffusionException("Set MaxSteps or MaxMinutes (--steps or --minutes): a run needs a budget.");
