@@ -36,11 +36,14 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
         using var test = model.Options.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
         if (count > test.Count) throw new DiffusionException($"{count} samples per setting is more than the {test.Count} test images the floors need; lower --count.");
         string parent = Path.GetDirectoryName(Path.GetFullPath(options.Run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".";
-        var (classifier, info, classifierFile) = LoadClassifier(dataset, train, test, options.ClassifierDir ?? Path.Combine(parent, "classifiers"), ct);
+        string cacheDir = options.ClassifierDir ?? Path.Combine(parent, "classifiers");
+        log($"Classifier cache: {Path.Combine(cacheDir, dataset)} (trained once if missing) ...");
+        var (classifier, info, classifierFolder) = ClassifierStore.GetOrLoad(cacheDir, dataset, () => train, () => test,
+            log: new LogProgress<string>(line => log("    " + line)), cancellationToken: ct);
         using var _ = classifier;
         var features = new ClassifierFeatures(classifier, $"classifier-{dataset}");
         using var evaluator = new SampleEvaluator(new RealImages(dataset, train, test), new ReferenceStatistics(options.ReferenceDir ?? Path.Combine(parent, "references")),
-            features, features, featuresFingerprint: ReferenceStatistics.FileFingerprint(classifierFile));
+            features, features, featuresFingerprint: ReferenceStatistics.FileFingerprint(Path.Combine(classifierFolder, ClassifierStore.WeightsFile)));
 
         int[] labels = Enumerable.Range(0, count).Select(i => i % classes).ToArray();
         var (realFeatures, realLabels) = RealFeatures(test, features, classes, ct);
@@ -184,13 +187,5 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
         const string file = "tsne-class-embeddings.png";
         ScatterPlot.SavePng(embedding, arange(table.shape[0]), Path.Combine(outDirectory, file), size: 300, radius: 6);
         return file;
-    }
-
-    private (Classifier, ClassifierInfo, string) LoadClassifier(string dataset, ImageDataset train, ImageDataset test, string cacheDir, CancellationToken ct)
-    {
-        log($"Classifier cache: {Path.Combine(cacheDir, dataset)} (trained once if missing) ...");
-        var progress = new Progress<ClassifierTrainingProgress>(p => log($"    classifier training: {p}"));
-        var (classifier, info) = ClassifierStore.GetOrTrain(cacheDir, dataset, train, test, progress: progress, cancellationToken: ct);
-        return (classifier, info, Path.Combine(cacheDir, dataset, ClassifierStore.WeightsFile));
     }
 }

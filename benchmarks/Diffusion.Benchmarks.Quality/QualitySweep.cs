@@ -37,7 +37,14 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
         if (options.Count > test.Count)
             throw new DiffusionException($"--count {options.Count} is more than the {test.Count} test images the reference statistics need.");
 
-        var (classifier, info) = LoadClassifier(dataset, train, test, ct);
+        // The project's classifier, cached beside the run and trained once; with --classifier-epochs, a cached one trained
+        // for other epochs is retrained.
+        var cacheDir = options.ClassifierDir
+            ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.Run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "classifiers");
+        log($"Classifier cache: {Path.Combine(cacheDir, dataset)} (trained once if missing) ...");
+        var training = options.ClassifierEpochs is int epochs ? new ClassifierTrainingOptions { Epochs = epochs } : null;
+        var (classifier, info, _) = ClassifierStore.GetOrLoad(cacheDir, dataset, () => train, () => test, training,
+            new LogProgress<string>(line => log("    " + line)), ct);
         using var _ = classifier;
         var extractor = new ClassifierFeatures(classifier, $"classifier-{dataset}");
         FeatureStatistics reference, realTrain;
@@ -173,23 +180,4 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
         var indices = randperm(data.Count, generator: Devices.Generator(seed)).narrow(0, 0, options.Count);
         return data.Batch(indices).X.MoveToOuterDisposeScope();
     }
-
-    /// <summary>The project's classifier for <paramref name="dataset"/>: cached under the classifier folder, trained once
-    /// with the default options otherwise.</summary>
-    private (Classifier, ClassifierInfo) LoadClassifier(string dataset, ImageDataset train, ImageDataset test, CancellationToken ct)
-    {
-        var cacheDir = options.ClassifierDir
-            ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.Run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "classifiers");
-        log($"Classifier cache: {Path.Combine(cacheDir, dataset)} (trained once if missing) ...");
-        var training = options.ClassifierEpochs is int epochs ? new ClassifierTrainingOptions { Epochs = epochs } : null;
-        var progress = new LogProgress<ClassifierTrainingProgress>(p => log($"    classifier training: {p}"));
-        return ClassifierStore.GetOrTrain(cacheDir, dataset, train, test, training, progress, ct);
-    }
-}
-
-/// <summary>Reports synchronously, on the reporting thread (<see cref="Progress{T}"/> posts to the thread pool, which
-/// reorders log lines).</summary>
-internal sealed class LogProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

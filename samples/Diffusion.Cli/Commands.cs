@@ -134,40 +134,6 @@ internal static partial class Commands
         return 0;
     }
 
-    private static (Classifier Classifier, ClassifierInfo Info, string Folder) LoadClassifier(RealData real, Args a, string run, CancellationToken ct)
-    {
-        var cacheDir = a.String("classifier-dir") is { } c && c != "<run>/../classifiers" ? c
-            : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".", "classifiers");
-        var folder = Path.Combine(cacheDir, real.Key);
-        if (ClassifierStore.LoadInfo(folder) is not null)
-        {
-            try { return (ClassifierStore.Load(folder), ClassifierStore.LoadInfo(folder)!, folder); }
-            catch (DiffusionException e) { Console.WriteLine($"Cached classifier unusable ({e.Message}); retraining."); }
-        }
-        Console.WriteLine($"Training the {real.Key} classifier once (cached in {folder}) ...");
-        var result = ClassifierStore.GetOrTrain(cacheDir, real.Key, real.Train, real.Test, cancellationToken: ct);
-        Console.WriteLine($"Classifier test accuracy: {result.Info.TestAccuracy:P2}");
-        return (result.Classifier, result.Info, folder);
-    }
-
-    /// <summary>A run's real training and test images, each read on first use and then shared by the classifier and the metrics.</summary>
-    private sealed class RealData(RunOptions options, string dataDir, CancellationToken ct) : IDisposable
-    {
-        private ImageDataset? _train, _test;
-
-        public string Key { get; } = Datasets.Key(options.Dataset);
-
-        public ImageDataset Train => _train ??= options.LoadData(dataDir, DatasetSplit.Train, cancellationToken: ct);
-
-        public ImageDataset Test => _test ??= options.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
-
-        public void Dispose()
-        {
-            _train?.Dispose();
-            _test?.Dispose();
-        }
-    }
-
     private static (IReadOnlyList<int>? Labels, int Columns) Labels(IReadOnlyList<string>? classNames, int? cls, ref int count)
     {
         if (classNames is null)

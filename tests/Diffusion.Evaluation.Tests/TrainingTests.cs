@@ -104,6 +104,56 @@ public sealed class TrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void GetOrLoadTrainsOnceReadsTheDataOnlyThenAndRetrainsAnUnusableCache()
+    {
+        using var scope = NewDisposeScope();
+        using var train = TwoShades(64, seed: 1);
+        using var test = TwoShades(16, seed: 2);
+        var options = Quick with { Epochs = 1, BatchSize = 16, Model = new ClassifierOptions { BaseWidth = 8, FeatureDim = 8 } };
+        using var cache = new TempDir();
+        int reads = 0;
+        var lines = new List<string>();
+        (Classifier, ClassifierInfo, string) Get(ClassifierTrainingOptions? training = null) => ClassifierStore.GetOrLoad(cache, "shades",
+            () => { reads++; return train; }, () => { reads++; return test; }, training ?? options, new SyncProgress<string>(lines.Add));
+
+        var (first, info, folder) = Get();
+        Assert.Equal(Path.Combine(cache, "shades"), folder);
+        Assert.Equal(2, reads);
+        Assert.Contains(lines, l => l.StartsWith("Training the shades classifier once (cached in ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("classifier training: epoch 1/1", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("Classifier test accuracy: ", StringComparison.Ordinal));
+        Assert.Equal(16, info.TestCount);
+
+        lines.Clear();
+        var (second, again, _) = Get();
+        Assert.Equal(2, reads);                      // loaded from the cache: the data were not read again
+        Assert.Empty(lines);
+        Assert.Equal(info, again);
+        using (no_grad()) Assert.True(ClassifierTests.Same(first.call(test.Batch(arange(16)).X), second.call(test.Batch(arange(16)).X)));
+        var (_, anyOptions, _) = ClassifierStore.GetOrLoad(cache, "shades", () => throw new InvalidOperationException(), () => throw new InvalidOperationException());
+        Assert.Equal(info, anyOptions);              // no training options: whatever the cache holds
+
+        Get(options with { Seed = 5 });               // other options: retrained
+        Assert.Contains(lines, l => l.Contains("was trained with other options; retraining.", StringComparison.Ordinal));
+        lines.Clear();
+        File.WriteAllText(Path.Combine(folder, ClassifierStore.WeightsFile), "not safetensors");
+        Get(options with { Seed = 5 });
+        Assert.StartsWith("Cached classifier unusable (", lines[0]);
+        Assert.EndsWith("; retraining.", lines[0]);
+        Assert.Single(Directory.GetDirectories(cache));   // no temporary folders left behind
+        Assert.Throws<DiffusionException>(() => ClassifierStore.GetOrLoad(cache, "../evil", () => train, () => test));
+    }
+
+    /// <summary>Dark images (class 0) and light ones (class 1), 28 × 28, with a little noise.</summary>
+    private static Diffusion.Core.Data.ImageDataset TwoShades(int count, int seed)
+    {
+        var labels = arange(count, dtype: ScalarType.Int64).remainder(2);
+        var noise = randint(0, 40, new long[] { count, 1, 28, 28 }, generator: new Generator((ulong)seed, CPU));
+        var images = (labels.reshape(count, 1, 1, 1) * 180 + 20 + noise).to(ScalarType.Byte); // (N, 1, 28, 28)
+        return new Diffusion.Core.Data.ImageDataset(images.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope(), ["dark", "light"], "shades");
+    }
+
+    [Fact]
     [Trait("Category", "Slow")]
     public void MnistClassifierReaches99PercentTestAccuracy()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Diffusion.Core;
 using Diffusion.Core.Data;
 using TorchSharp;
@@ -123,13 +124,96 @@ public static class ClassifierStore
         IProgress<ClassifierTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(cacheDirectory);
+        CheckName(datasetName);
+        options ??= new ClassifierTrainingOptions();
+        var cached = TryLoadCached(Path.Combine(cacheDirectory, datasetName), options);
+        if (cached is not null) return cached.Value;
+        return TrainAndStore(cacheDirectory, datasetName, trainImages, trainLabels, testImages, testLabels, options, progress, cancellationToken);
+    }
+
+    /// <summary>As the tensor overload, on two datasets: every training and test image, scaled to [−1, 1].</summary>
+    /// <exception cref="DiffusionException">See the tensor overload.</exception>
+    public static (Classifier Classifier, ClassifierInfo Info) GetOrTrain(string cacheDirectory, string datasetName,
+        ImageDataset train, ImageDataset test, ClassifierTrainingOptions? options = null,
+        IProgress<ClassifierTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        using var scope = NewDisposeScope();
+        var (trX, trY) = train.Batch(arange(train.Count));
+        var (teX, teY) = test.Batch(arange(test.Count));
+        return GetOrTrain(cacheDirectory, datasetName, trX, trY, teX, teY, options, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// The project's classifier for <paramref name="datasetKey"/>, the one every evaluation of that dataset shares: the
+    /// one cached in <c>cacheDirectory/datasetKey</c> when it loads, else a new one trained on every image of
+    /// <paramref name="train"/>, measured on <paramref name="test"/> and stored there (as <see cref="GetOrTrain(string, string, Tensor, Tensor, Tensor, Tensor, ClassifierTrainingOptions?, IProgress{ClassifierTrainingProgress}?, CancellationToken)"/>
+    /// stores it). A cache that is missing, corrupted or, when <paramref name="training"/> is given, trained with other
+    /// options is retrained, and <paramref name="log"/> says why.
+    /// </summary>
+    /// <param name="cacheDirectory">Root of the cache, e.g. <c>runs/classifiers</c>.</param>
+    /// <param name="datasetKey">A file-name-safe dataset key (<see cref="Datasets.Key"/>), e.g. "mnist".</param>
+    /// <param name="train">Supplies the training split; called only when a classifier is trained. The caller owns the dataset.</param>
+    /// <param name="test">Supplies the test split for the accuracy record; called only when a classifier is trained.</param>
+    /// <param name="training">Training options; null accepts a cached classifier whatever it was trained with, and trains
+    /// a missing one with the defaults.</param>
+    /// <param name="log">Told when a classifier is retrained, why, and how training goes.</param>
+    /// <param name="cancellationToken">Cancels training; the cache is left as it was.</param>
+    /// <returns>The classifier (the caller owns it), its training record, and its folder.</returns>
+    /// <exception cref="DiffusionException">The key is not a valid folder name, or the data are missing or malformed.</exception>
+    /// <exception cref="OperationCanceledException">Training was cancelled.</exception>
+    public static (Classifier Classifier, ClassifierInfo Info, string Folder) GetOrLoad(string cacheDirectory, string datasetKey,
+        Func<ImageDataset> train, Func<ImageDataset> test, ClassifierTrainingOptions? training = null, IProgress<string>? log = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(cacheDirectory);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        CheckName(datasetKey);
+        var folder = Path.Combine(cacheDirectory, datasetKey);
+        if (File.Exists(Path.Combine(folder, InfoFile)))
+        {
+            try
+            {
+                var info = LoadInfo(folder)!;
+                if (training is null || info.Training == training) return (Load(folder), info, folder);
+                log?.Report($"Cached classifier in {folder} was trained with other options; retraining.");
+            }
+            catch (DiffusionException e)
+            {
+                log?.Report($"Cached classifier unusable ({e.Message}); retraining.");
+            }
+        }
+        log?.Report($"Training the {datasetKey} classifier once (cached in {folder}) ...");
+        var progress = log is null ? null : new LineProgress(log);
+        // Read outside the scope below: the datasets belong to the caller and outlive this call.
+        var trainData = train();
+        var testData = test();
+        (Classifier Classifier, ClassifierInfo Info) result;
+        using (var scope = NewDisposeScope())
+        {
+            var (trX, trY) = trainData.Batch(arange(trainData.Count));
+            var (teX, teY) = testData.Batch(arange(testData.Count));
+            result = TrainAndStore(cacheDirectory, datasetKey, trX, trY, teX, teY, training ?? new ClassifierTrainingOptions(), progress, cancellationToken);
+        }
+        log?.Report(string.Create(CultureInfo.InvariantCulture, $"Classifier test accuracy: {result.Info.TestAccuracy:P2}"));
+        return (result.Classifier, result.Info, folder);
+    }
+
+    private static void CheckName(string datasetName)
+    {
         if (string.IsNullOrWhiteSpace(datasetName) || datasetName.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || datasetName.StartsWith('.'))
             throw new DiffusionException($"'{datasetName}' is not a valid dataset name for the classifier cache; use letters, digits, '-' or '_'.");
-        options ??= new ClassifierTrainingOptions();
-        var folder = Path.Combine(cacheDirectory, datasetName);
-        var cached = TryLoadCached(folder, options);
-        if (cached is not null) return cached.Value;
+    }
 
+    /// <summary>Trains, measures and stores a classifier (written to a temporary folder first and then moved into place,
+    /// so a crash never leaves a partial cache), replacing whatever the cache folder held.</summary>
+    private static (Classifier Classifier, ClassifierInfo Info) TrainAndStore(string cacheDirectory, string datasetName,
+        Tensor trainImages, Tensor trainLabels, Tensor testImages, Tensor testLabels, ClassifierTrainingOptions options,
+        IProgress<ClassifierTrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(cacheDirectory, datasetName);
         var clock = Stopwatch.StartNew();
         var classifier = ClassifierTrainer.Train(trainImages, trainLabels, options, progress, cancellationToken);
         double seconds = clock.Elapsed.TotalSeconds;
@@ -158,18 +242,12 @@ public static class ClassifierStore
         return (classifier, info);
     }
 
-    /// <summary>As the tensor overload, on two datasets: every training and test image, scaled to [−1, 1].</summary>
-    /// <exception cref="DiffusionException">See the tensor overload.</exception>
-    public static (Classifier Classifier, ClassifierInfo Info) GetOrTrain(string cacheDirectory, string datasetName,
-        ImageDataset train, ImageDataset test, ClassifierTrainingOptions? options = null,
-        IProgress<ClassifierTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>Training progress as log lines, reported synchronously (<see cref="Progress{T}"/> would post them to the
+    /// thread pool and reorder them).</summary>
+    private sealed class LineProgress(IProgress<string> log) : IProgress<ClassifierTrainingProgress>
     {
-        ArgumentNullException.ThrowIfNull(train);
-        ArgumentNullException.ThrowIfNull(test);
-        using var scope = NewDisposeScope();
-        var (trX, trY) = train.Batch(arange(train.Count));
-        var (teX, teY) = test.Batch(arange(test.Count));
-        return GetOrTrain(cacheDirectory, datasetName, trX, trY, teX, teY, options, progress, cancellationToken);
+        public void Report(ClassifierTrainingProgress p) => log.Report(string.Create(CultureInfo.InvariantCulture,
+            $"classifier training: epoch {p.Epoch}/{p.Epochs}, step {p.Step}/{p.TotalSteps}, loss {p.Loss:F4}, {p.Elapsed.TotalSeconds:F0} s"));
     }
 
     private static (Classifier, ClassifierInfo)? TryLoadCached(string folder, ClassifierTrainingOptions options)
