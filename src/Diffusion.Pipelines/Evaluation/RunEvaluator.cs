@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Diffusion.Core;
+using Diffusion.Core.Conditioning;
 using Diffusion.Core.Data;
 using Diffusion.Evaluation;
 using Diffusion.Samplers;
@@ -45,8 +46,10 @@ public static class RunEvaluator
         if (wantFeatures && options.Features == FeatureKind.Inception && options.InceptionWeights is null)
             throw new DiffusionException("Features = Inception needs InceptionWeights (pytorch-fid's pt_inception-2015-12-05-6726825d.pth or a .safetensors copy).");
 
-        using var model = TrainedModel.Load(runDirectory, options.Precision);
-        var conditioner = model.Conditioner;
+        var runOptions = RunOptions.Load(runDirectory);
+        using var model = DiffusionPipeline.Load(runDirectory, "auto", options.Precision);
+        var schedule = model.Components.Scheduler;
+        var conditioner = model.Components.Conditioner as ClassConditioner;
         var featureKind = options.Features ?? (conditioner is null ? FeatureKind.ResNet18 : FeatureKind.Classifier);
         if (featureKind == FeatureKind.Classifier && conditioner is null && wantFeatures)
             throw new DiffusionException("Features = Classifier needs a class-conditional run (the classifier is trained on the dataset's classes); use Features = ResNet18.");
@@ -54,8 +57,8 @@ public static class RunEvaluator
         bool needClassifier = wantAccuracy || sampleMetrics.Contains(MetricNames.InceptionScore) || (wantFeatures && featureKind == FeatureKind.Classifier);
         if (needClassifier && conditioner is null)
             throw new DiffusionException("IS needs the dataset's classifier, which exists only for class-conditional runs; drop 'is' from Metrics.");
-        if (options.Steps > model.Schedule.TrainSteps)
-            throw new DiffusionException($"Steps = {options.Steps} is more than the run's {model.Schedule.TrainSteps} training timesteps; use at most {model.Schedule.TrainSteps}.");
+        if (options.Steps > schedule.TrainSteps)
+            throw new DiffusionException($"Steps = {options.Steps} is more than the run's {schedule.TrainSteps} training timesteps; use at most {schedule.TrainSteps}.");
         var sampler = SamplerRegistry.Create(options.Sampler);
 
         // Guidance needs classes: every scale would sample the same images, so an unconditional run is scored once and
@@ -64,11 +67,11 @@ public static class RunEvaluator
         var interval = conditioner is null ? null : options.GuidanceInterval;
         double rescale = conditioner is null ? 0 : options.GuidanceRescale;
         var guidanceOptions = interval is null && rescale == 0 ? null
-            : new GuidanceOptions { Interval = interval?.ToTimesteps(model.Schedule), Rescale = rescale };
+            : new GuidanceOptions { Interval = interval?.ToTimesteps(schedule), Rescale = rescale };
         int[]? labels = conditioner is { } c ? Enumerable.Range(0, c.Classes * options.CountPerClass).Select(i => i % c.Classes).ToArray() : null;
         int total = labels?.Length ?? options.CountPerClass;
 
-        using var real = new RealData(model.Options, DataDirectory.Resolve(options.DataDirectory), cancellationToken);
+        using var real = new RealData(runOptions, DataDirectory.Resolve(options.DataDirectory), cancellationToken);
         string judgeName = $"classifier-{real.Key}";
         var classifier = needClassifier
             ? ClassifierStore.GetOrLoad(options.ClassifierDirectoryFor(runDirectory), real.Key, () => real.Train, () => real.Test, log: log,
@@ -131,11 +134,22 @@ public static class RunEvaluator
 
     /// <summary>Draws <paramref name="count"/> images (class <c>labels[i]</c> for image i) at guidance scale
     /// <paramref name="guidance"/> from the options' seed, reporting each finished batch.</summary>
-    private static Tensor Sample(TrainedModel model, ISampler sampler, int[]? labels, int count, double guidance, GuidanceOptions? guidanceOptions,
+    private static Tensor Sample(DiffusionPipeline model, ISampler sampler, int[]? labels, int count, double guidance, GuidanceOptions? guidanceOptions,
         EvaluationOptions options, string label, IProgress<string>? log, CancellationToken cancellationToken)
     {
         log?.Report(string.Create(CultureInfo.InvariantCulture, $"{label}: sampling {count} images with {sampler.Name}, {options.Steps} steps, batches of {options.BatchSize}"));
-        return model.Sample(sampler, labels, count, options.Steps, guidance, options.Seed, batchSize: options.BatchSize,
-            progress: log is null ? null : new SamplingLog(log, count, options.BatchSize, label), ct: cancellationToken, guidanceOptions: guidanceOptions);
+        var batches = log is null ? null : new SamplingLog(log, count, options.BatchSize, label);
+        var result = model.Generate(new GenerationRequest
+        {
+            Count = count, Classes = labels, SamplerInstance = sampler, Steps = options.Steps, GuidanceScale = guidance, Guidance = guidanceOptions,
+            Seed = options.Seed, BatchSize = options.BatchSize,
+        }, batches is null ? null : new StepForward(batches), cancellationToken);
+        return result.Images; // the result holds nothing else (no trajectory): its tensor is the caller's to dispose
+    }
+
+    /// <summary>Hands the pipeline's per-step reports to the batch log, synchronously.</summary>
+    private sealed class StepForward(SamplingLog log) : IProgress<GenerationProgress>
+    {
+        public void Report(GenerationProgress value) => log.Report(new SamplingProgress(value.Step, value.Steps));
     }
 }
