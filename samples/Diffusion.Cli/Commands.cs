@@ -34,6 +34,7 @@ internal static partial class Commands
         new("precision", "auto (bf16 where the CPU has bf16 instructions, else fp32), bf16 (mixed precision) or fp32.", "auto"),
         new("threads", "CPU threads for TorchSharp.", Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture)),
         new("device", "auto (CUDA when present), cpu, cuda or cuda:N.", "auto"),
+        new("from", "Resume from the latest checkpoint or the previous one (when the latest is corrupted): latest or previous.", "latest"),
     };
 
     public static readonly OptionSpec[] SampleOptions =
@@ -74,6 +75,12 @@ internal static partial class Commands
             Seed = a.Int("seed", 0)!.Value,
             Precision = ParsePrecision(a.String("precision")),
             Device = a.String("device") ?? "auto",
+            ResumeFrom = a.String("from")?.ToLowerInvariant() switch
+            {
+                null or "latest" => ResumePoint.Latest,
+                "previous" => ResumePoint.Previous,
+                var other => throw new DiffusionException($"Unknown --from '{other}'. Valid: latest, previous."),
+            },
         };
         set_num_threads(a.Int("threads", 1, 256)!.Value);
         var progress = new ConsoleProgress();

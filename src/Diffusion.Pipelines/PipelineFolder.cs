@@ -56,6 +56,7 @@ public static class PipelineFolder
             index[Conditioner] = components.Conditioner is null ? Entry(null) : Entry(SaveConditioner(components.Conditioner, Path.Combine(tmp, Conditioner)));
             index[Vae] = components.Autoencoder is null ? Entry(null) : Entry(SaveAutoencoder(components.Autoencoder, Path.Combine(tmp, Vae)));
             ComponentConfig.Write(index, Path.Combine(tmp, IndexFile));
+            FileManifest.Write(tmp); // last: proves every file on load
             var old = full + ".old";
             if (Directory.Exists(old)) Directory.Delete(old, true);
             if (Directory.Exists(full)) Directory.Move(full, old);
@@ -76,6 +77,7 @@ public static class PipelineFolder
     /// <exception cref="DiffusionException">A file is missing or unreadable, a component class is unknown, or configs and weights disagree.</exception>
     public static PipelineComponents Load(string folder, Device device, Precision precision)
     {
+        FileManifest.Verify(folder, $"Model folder '{folder}'");
         var index = ComponentConfig.Read(Path.Combine(folder, IndexFile));
         if (index.ClassName != PipelineClass)
             throw new DiffusionException($"{index.Source}: unknown pipeline class '{index.ClassName}'; this SDK loads {PipelineClass}.");
@@ -133,9 +135,11 @@ public static class PipelineFolder
     public static PipelineComponents LoadRun(string runDirectory, Device device, Precision precision)
     {
         var options = RunOptions.Load(runDirectory);
-        var weights = Path.Combine(Trainer.CheckpointDirectory(runDirectory), Trainer.EmaFile);
+        var checkpoint = Trainer.CheckpointToResume(runDirectory, ResumePoint.Latest);
+        var weights = Path.Combine(checkpoint, Trainer.EmaFile);
         if (!File.Exists(weights))
             throw new DiffusionException($"Run '{runDirectory}' has no checkpoint yet ({weights} is missing); train it first.");
+        FileManifest.Verify(checkpoint, $"Checkpoint '{checkpoint}'");
         var network = new UNet(options.Model);
         try
         {

@@ -105,12 +105,30 @@ public sealed class ModelFolderTests
     [Fact]
     public void UnknownConfigKeyIsNamed() => AssertConfigRejected("scheduler/scheduler_config.json", j => j["karras_sigmas"] = true, "karras_sigmas");
 
+    [Theory]
+    [InlineData("unet/diffusion_pytorch_model.safetensors")]
+    [InlineData("unet/config.json")]
+    [InlineData("scheduler/scheduler_config.json")]
+    public void AFlippedByteIsRefusedByName(string file)
+    {
+        using var dir = new TempDir();
+        using (var pipe = TestPipelines.Create()) pipe.Save(dir);
+        var path = Path.Combine(dir, file);
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x01;     // same length: only the manifest's hash can tell
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<DiffusionException>(() => DiffusionPipeline.Load(dir, "cpu"));
+        Assert.Contains(file, e.Message);
+        Assert.Contains("corrupted", e.Message);
+    }
+
     [Fact]
     public void UnreadableConfigIsOneError()
     {
         using var dir = new TempDir();
         using (var pipe = TestPipelines.Create()) pipe.Save(dir);
         File.WriteAllText(Path.Combine(dir, "unet", "config.json"), "{ not json");
+        FileManifest.Write(dir);
         var e = Assert.Throws<DiffusionException>(() => DiffusionPipeline.Load(dir, "cpu"));
         Assert.Contains("config.json", e.Message);
         Assert.Contains("not valid JSON", e.Message);
@@ -144,6 +162,7 @@ public sealed class ModelFolderTests
         var tensors = StateDicts.Load(file);
         corrupt(tensors);
         StateDicts.Save(tensors, file);
+        FileManifest.Write(dir);
         var e = Assert.Throws<DiffusionException>(() => DiffusionPipeline.Load(dir, "cpu"));
         Assert.Contains(expected, e.Message);
         Assert.Contains(ComponentWeights.FileName, e.Message);
@@ -157,6 +176,7 @@ public sealed class ModelFolderTests
         var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         change(json);
         File.WriteAllText(path, json.ToJsonString());
+        FileManifest.Write(dir); // an edited folder with a fresh manifest: the config check itself must refuse it
         var e = Assert.Throws<DiffusionException>(() => DiffusionPipeline.Load(dir, "cpu"));
         Assert.Contains(expected, e.Message);
     }

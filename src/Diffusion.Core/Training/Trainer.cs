@@ -81,8 +81,7 @@ public sealed class Trainer : IDisposable
         _objective = objective ?? new DiffusionObjective(scheduler, _denoiser.Prediction, options.MinSnrGamma);
         _generator = new Generator((ulong)options.Seed, CPU);
         Directory.CreateDirectory(runDirectory);
-        if (Directory.Exists(CheckpointDirectory(runDirectory)) || Directory.Exists(CheckpointDirectory(runDirectory) + ".old"))
-            LoadCheckpoint();
+        if (HasCheckpoint(runDirectory)) LoadCheckpoint();
         OptionsJson.Save(options, Path.Combine(runDirectory, "training.json"));
     }
 
@@ -110,6 +109,33 @@ public sealed class Trainer : IDisposable
     /// It may change the buffer in place: data-parallel training averages it across processes here. Default none.
     /// </summary>
     public Action<Tensor>? GradientHook { get; set; }
+
+    /// <summary>Receives warnings (a skipped non-finite step). Default none.</summary>
+    public IProgress<string>? Log { get; set; }
+
+    /// <summary>Steps skipped so far in this call because their loss or gradient was not finite.</summary>
+    public int SkippedSteps { get; private set; }
+
+    private int _skippedInARow;
+
+    /// <summary>True when the run folder holds a checkpoint to resume from (latest, previous, or a legacy latest.old).</summary>
+    public static bool HasCheckpoint(string runDirectory)
+        => Directory.Exists(CheckpointDirectory(runDirectory)) || Directory.Exists(PreviousCheckpointDirectory(runDirectory))
+        || Directory.Exists(CheckpointDirectory(runDirectory) + ".old");
+
+    /// <summary>The checkpoint folder a resume reads: the latest (or, after a crash between renames, the previous or a
+    /// legacy <c>latest.old</c>), or the previous one when asked for.</summary>
+    /// <exception cref="DiffusionException">The previous checkpoint was asked for but there is none.</exception>
+    public static string CheckpointToResume(string runDirectory, ResumePoint from)
+    {
+        var latest = CheckpointDirectory(runDirectory);
+        var previous = PreviousCheckpointDirectory(runDirectory);
+        if (from == ResumePoint.Previous)
+            return Directory.Exists(previous) ? previous
+                : throw new DiffusionException($"Run '{runDirectory}' has no previous checkpoint ({previous} is missing).");
+        if (Directory.Exists(latest)) return latest;
+        return Directory.Exists(previous) ? previous : latest + ".old";
+    }
 
     /// <summary>Folder of the latest checkpoint of a run.</summary>
     public static string CheckpointDirectory(string runDirectory) => Path.Combine(runDirectory, "checkpoints", "latest");
@@ -157,7 +183,7 @@ public sealed class Trainer : IDisposable
                 peak = Math.Max(peak, Environment.WorkingSet);
                 metrics.WriteLine(JsonSerializer.Serialize(new
                 {
-                    step = Step, loss = _lastLoss, lr = o.LearningRateAt(Step - 1), imagesPerSecond = ips,
+                    step = Step, loss = _lastLoss, lr = o.LearningRateAt(Step - 1), imagesPerSecond = ips, skippedSteps = SkippedSteps,
                     elapsedSeconds = elapsed.TotalSeconds, workingSetMB = Environment.WorkingSet / 1048576.0,
                 }, OptionsJson.Compact));
                 metrics.Flush();
@@ -188,6 +214,18 @@ public sealed class Trainer : IDisposable
         }
         var gradients = _weights.Gradients();
         GradientHook?.Invoke(gradients);
+        if (!isfinite(total).all().item<bool>() || !isfinite(gradients).all().item<bool>())
+        {
+            // A NaN or Inf would poison the weights, the optimizer moments and the EMA: skip the update.
+            _weights.ZeroGradients();
+            SkippedSteps++;
+            if (++_skippedInARow > o.MaxSkippedSteps)
+                throw new DiffusionException($"Training stopped at step {Step}: the loss or the gradients were not finite in {_skippedInARow} steps in a row. " +
+                    $"The last good checkpoint ({CheckpointDirectory(RunDirectory)}) is kept; lower the learning rate or check the data.");
+            Log?.Report($"Step {Step + 1}: the loss or the gradients are not finite (NaN or Inf); the step is skipped ({_skippedInARow} in a row, at most {o.MaxSkippedSteps}).");
+            return zeros(1, device: _device);
+        }
+        _skippedInARow = 0;
         if (o.GradientClip is double clip) MasterWeights.ClipGradients(gradients, clip);
         _optimizer.Step(_weights.Master, gradients, o.LearningRateAt(Step));
         _weights.ZeroGradients();
@@ -248,9 +286,11 @@ public sealed class Trainer : IDisposable
     private void SaveCheckpoint(Stopwatch clock)
     {
         using var scope = NewDisposeScope();
+        // Non-finite weights are never saved: the last good checkpoint stays what a resume or a sampler reads.
+        if (!isfinite(_weights.Master).all().item<bool>() || !_ema.Weights.Values.All(w => isfinite(w).all().item<bool>()))
+            throw new DiffusionException($"The weights are not finite (NaN or Inf) at step {Step}; they were not saved, and the last good checkpoint in {CheckpointDirectory(RunDirectory)} is kept.");
         var final = CheckpointDirectory(RunDirectory);
         var tmp = final + ".tmp";
-        var old = final + ".old";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
         StateDicts.Save(_weights.Masters.ToDictionary(m => m.Name, m => m.Weight), Path.Combine(tmp, ModelFile));
@@ -264,14 +304,29 @@ public sealed class Trainer : IDisposable
             GeneratorState = GeneratorStateBase64(),
         };
         OptionsJson.Save(state, Path.Combine(tmp, "state.json"));
-        // Swap in two renames; a crash between them leaves "latest.old", which LoadCheckpoint falls back to.
-        if (Directory.Exists(old)) Directory.Delete(old, true);
-        if (Directory.Exists(final)) Directory.Move(final, old);
+        FileManifest.Write(tmp); // last: a checkpoint without a complete manifest was never finished
+        // Rotate: the oldest kept one goes, latest becomes previous, the new one becomes latest. A crash between the
+        // renames leaves no "latest" but a complete "previous", which LoadCheckpoint falls back to.
+        var kept = KeptDirectories(RunDirectory, Options.KeepCheckpoints);
+        if (Directory.Exists(kept[^1])) Directory.Delete(kept[^1], true);
+        for (int i = kept.Count - 1; i > 0; i--)
+            if (Directory.Exists(kept[i - 1])) Directory.Move(kept[i - 1], kept[i]);
         Directory.Move(tmp, final);
-        if (Directory.Exists(old)) Directory.Delete(old, true);
+        var legacy = final + ".old";
+        if (Directory.Exists(legacy)) Directory.Delete(legacy, true);
         _elapsedBefore = state.ElapsedSeconds;
         clock.Restart();
     }
+
+    /// <summary>The checkpoint folders a run keeps, newest first: <c>latest</c>, <c>previous</c>, <c>previous-2</c>, …</summary>
+    public static IReadOnlyList<string> KeptDirectories(string runDirectory, int keep)
+    {
+        var root = Path.Combine(runDirectory, "checkpoints");
+        return Enumerable.Range(0, Math.Max(1, keep)).Select(i => Path.Combine(root, i switch { 0 => "latest", 1 => "previous", _ => $"previous-{i}" })).ToArray();
+    }
+
+    /// <summary>Folder of the checkpoint before the latest one.</summary>
+    public static string PreviousCheckpointDirectory(string runDirectory) => KeptDirectories(runDirectory, 2)[1];
 
     private string GeneratorStateBase64()
     {
@@ -281,8 +336,9 @@ public sealed class Trainer : IDisposable
 
     private void LoadCheckpoint()
     {
-        var dir = CheckpointDirectory(RunDirectory);
-        if (!Directory.Exists(dir)) dir += ".old";
+        var dir = CheckpointToResume(RunDirectory, Options.ResumeFrom);
+        FileManifest.Verify(dir, $"Checkpoint '{dir}'" + (Options.ResumeFrom == ResumePoint.Latest && Directory.Exists(PreviousCheckpointDirectory(RunDirectory))
+            ? " (resume from the previous one: --from previous, or TrainingOptions.ResumeFrom = Previous)" : ""));
         var state = OptionsJson.Load<TrainerState>(Path.Combine(dir, "state.json"));
         var model = StateDicts.Load(Path.Combine(dir, ModelFile));
         var ema = StateDicts.Load(Path.Combine(dir, EmaFile));

@@ -27,6 +27,16 @@ public enum LrSchedule
     Cosine,
 }
 
+/// <summary>Which checkpoint a resumed run starts from.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ResumePoint>))]
+public enum ResumePoint
+{
+    /// <summary>The latest checkpoint (<c>checkpoints/latest</c>).</summary>
+    Latest,
+    /// <summary>The checkpoint before it (<c>checkpoints/previous</c>), e.g. when the latest one is corrupted.</summary>
+    Previous,
+}
+
 /// <summary>Options of a training run; saved as JSON in the run folder and reloaded on resume.</summary>
 public sealed record TrainingOptions
 {
@@ -86,6 +96,19 @@ public sealed record TrainingOptions
     /// (nanoGPT's <c>gradient_accumulation_steps</c>). Steps count optimizer steps. Default 1.</summary>
     public int GradientAccumulation { get; init; } = 1;
 
+    /// <summary>How many checkpoints a run keeps: <c>checkpoints/latest</c> plus <c>previous</c>, <c>previous-2</c>, … (older
+    /// ones are deleted), ≥ 1. Default 2.</summary>
+    public int KeepCheckpoints { get; init; } = 2;
+
+    /// <summary>Which checkpoint a resumed run starts from: the latest, or the one before it (when the latest is corrupted).
+    /// Default <see cref="ResumePoint.Latest"/>.</summary>
+    public ResumePoint ResumeFrom { get; init; } = ResumePoint.Latest;
+
+    /// <summary>Steps in a row whose loss or gradient may be non-finite (NaN or Inf) before the run stops: such a step is
+    /// skipped with a warning (no optimizer or EMA update); one more stops the run with a clear error, keeping the last
+    /// good checkpoint. Default 10.</summary>
+    public int MaxSkippedSteps { get; init; } = 10;
+
     /// <summary>Steps between progress reports and metric lines. Default 50.</summary>
     public int LogEvery { get; init; } = 50;
 
@@ -99,6 +122,8 @@ public sealed record TrainingOptions
     public void Validate()
     {
         if (BatchSize < 1) throw new DiffusionException($"BatchSize must be at least 1, got {BatchSize}.");
+        if (MaxSkippedSteps < 0) throw new DiffusionException($"MaxSkippedSteps must be ≥ 0, got {MaxSkippedSteps}.");
+        if (KeepCheckpoints < 1) throw new DiffusionException($"KeepCheckpoints must be at least 1, got {KeepCheckpoints}.");
         if (GradientAccumulation < 1) throw new DiffusionException($"GradientAccumulation must be at least 1 (micro-batches per optimizer step), got {GradientAccumulation}.");
         if (MaxSteps is < 1) throw new DiffusionException($"MaxSteps must be at least 1, got {MaxSteps}.");
         if (MaxMinutes is <= 0) throw new DiffusionException($"MaxMinutes must be positive, got {MaxMinutes}.");

@@ -36,7 +36,7 @@ public static class RunTrainer
         if (request.BatchSize is int b) t = t with { BatchSize = b };
         if (request.LearningRate is double lr) t = t with { LearningRate = lr };
         if (request.LabelDropout is double dropout) t = t with { LabelDropout = dropout };
-        options = options with { Training = t with { Seed = request.Seed, Precision = request.Precision } };
+        options = options with { Training = t with { Seed = request.Seed, Precision = request.Precision, ResumeFrom = request.ResumeFrom } };
         if (request.Dataset is { } dataset && !resuming) options = options with { Dataset = dataset };
         if (request.Schedule is { } kind)
         {
@@ -84,7 +84,7 @@ public static class RunTrainer
         using var network = new UNet(options.Model);
         log?.Report($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision.Resolve(device)}, batch {t.BatchSize}, {get_num_threads()} threads.");
         var conditioner = options.Model.NumClasses is int k ? new ClassConditioner(k, data.Classes) : null;
-        using var trainer = new Trainer(network, new NoiseSchedule(options.Schedule), conditioner, data, t, outDir, device);
+        using var trainer = new Trainer(network, new NoiseSchedule(options.Schedule), conditioner, data, t, outDir, device) { Log = log };
         if (trainer.Step > 0) log?.Report($"Continuing from step {trainer.Step}.");
         var result = trainer.Run(progress, step => Preview(options, trainer, outDir, step, data.Classes), cancellationToken);
         var modelDir = Path.Combine(outDir, RunFolders.ModelFolder);

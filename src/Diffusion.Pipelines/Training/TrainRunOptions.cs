@@ -48,6 +48,9 @@ public sealed record TrainRunOptions
     /// <summary>Compute precision. Default <see cref="Precision.Auto"/>.</summary>
     public Precision Precision { get; init; } = Precision.Auto;
 
+    /// <summary>Which checkpoint a resumed run starts from (the previous one when the latest is corrupted). Default latest.</summary>
+    public ResumePoint ResumeFrom { get; init; } = ResumePoint.Latest;
+
     /// <summary>"auto", "cpu", "cuda" or "cuda:N". Default "auto".</summary>
     public string Device { get; init; } = "auto";
 
