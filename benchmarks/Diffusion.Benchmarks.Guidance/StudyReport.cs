@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Diffusion.Core;
-using Diffusion.Core.Imaging;
+using Diffusion.Plotting;
 
 namespace Diffusion.Benchmarks.Guidance;
 

@@ -1,6 +1,4 @@
 using Diffusion.Core;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -72,40 +70,5 @@ public sealed class VisualizationTests
         Assert.True(again.allclose(againToo, rtol: 0, atol: 0));
         Assert.True(Tsne.KlDivergence(x, y, 10) < 0.5 * Tsne.KlDivergence(x, random, 10));
         Assert.Throws<DiffusionException>(() => Tsne.Embed(x, new TsneOptions { Perplexity = 60 }));
-    }
-
-    [Fact]
-    public void ScatterPlotColoursPointsByLabel()
-    {
-        using var scope = NewDisposeScope();
-        var points = tensor(new double[,] { { -1, -1 }, { 1, 1 } });
-        var labels = tensor(new long[] { 0, 3 });
-        using var dir = new TempDir();
-        var path = dir.File("scatter.png");
-        ScatterPlot.SavePng(points, labels, path, size: 100, radius: 3);
-        using var image = Image.Load<Rgb24>(path);
-
-        Assert.True(image.Width > 100 && image.Height >= 100);
-        // (−1, −1) lands bottom-left, (1, 1) top-right of the 100-pixel area that starts at 12 px.
-        Assert.Equal(ScatterPlot.Palette[0], image[12 + 5, 12 + 95]);
-        Assert.Equal(ScatterPlot.Palette[3], image[12 + 95, 12 + 5]);
-        Assert.Equal(new Rgb24(255, 255, 255), image[12 + 50, 12 + 50]);
-        Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(zeros(4, 3)));
-        Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(zeros(2, 2), tensor(new long[] { 0, -1 })));
-    }
-
-    [Fact]
-    public void ScatterPlotGreysPointsOutsideTheHighlightButKeepsTheirAxes()
-    {
-        using var scope = NewDisposeScope();
-        var points = tensor(new double[,] { { -1, -1 }, { 1, 1 } });
-        var labels = tensor(new long[] { 0, 3 });
-        using var all = ScatterPlot.ToImage(points, labels, size: 100, radius: 3);
-        using var second = ScatterPlot.ToImage(points, labels, size: 100, radius: 3, highlight: tensor(new[] { false, true }));
-
-        Assert.Equal(new Rgb24(222, 222, 222), second[12 + 5, 12 + 95]);    // same place as without the mask, in grey
-        Assert.Equal(ScatterPlot.Palette[3], second[12 + 95, 12 + 5]);
-        Assert.Equal(all[12 + 95, 12 + 5], second[12 + 95, 12 + 5]);
-        Assert.Throws<DiffusionException>(() => ScatterPlot.ToImage(points, labels, highlight: tensor(new[] { true })));
     }
 }

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Diffusion.Core;
 using Diffusion.Core.Conditioning;
 using Diffusion.Core.Data;
-using Diffusion.Core.Imaging;
+using Diffusion.Plotting;
 using Diffusion.Core.Schedules;
 using Diffusion.Core.Training;
 using Diffusion.Models;

@@ -1,8 +1,9 @@
-using Diffusion.Core.Imaging;
+using Diffusion.Core;
+using Diffusion.Plotting;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace Diffusion.Core.Tests;
+namespace Diffusion.Plotting.Tests;
 
 public sealed class LinePlotTests
 {
@@ -36,8 +37,11 @@ public sealed class LinePlotTests
                 if (p.R < 80 && p.G < 80 && p.B < 80) dark++;
                 if (p.B > 150 && p.R < 60) blue++;
             }
-        Assert.True(dark > 1500, $"axes and text: {dark} dark pixels"); // box + tick labels + title
+        Assert.True(dark > 1500, $"axes and text: {dark} dark pixels"); // frame + tick labels + title
         Assert.True(blue > 600, $"EMA line: {blue} blue pixels");
+        // The text itself, outside the frame: the title above, the y tick labels and caption left, the x ones below.
+        var (above, left, below) = ChartPixels.TextAround(png);
+        Assert.True(above > 80 && left > 60 && below > 100, $"dark pixels of text: {above} above the frame, {left} left of it, {below} below it");
     }
 
     [Fact]

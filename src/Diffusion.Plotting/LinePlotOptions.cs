@@ -1,4 +1,4 @@
-namespace Diffusion.Core.Imaging;
+namespace Diffusion.Plotting;
 
 /// <summary>How <see cref="LinePlot"/> draws a chart. Immutable; values are checked when set.</summary>
 public sealed record LinePlotOptions
@@ -13,7 +13,7 @@ public sealed record LinePlotOptions
     /// <summary>The x-axis caption, drawn under the axis; null for none. Default "step".</summary>
     public string? XLabel { get; init; } = "step";
 
-    /// <summary>The y-axis caption, drawn above the axis; null for none. Default "loss".</summary>
+    /// <summary>The y-axis caption, drawn along the axis; null for none. Default "loss".</summary>
     public string? YLabel { get; init; } = "loss";
 
     /// <summary>Use a logarithmic (base 10) y axis; values ≤ 0 are then left out. Default false.</summary>

@@ -1,8 +1,9 @@
-using Diffusion.Core.Imaging;
+using Diffusion.Core;
+using Diffusion.Plotting;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace Diffusion.Core.Tests;
+namespace Diffusion.Plotting.Tests;
 
 /// <summary>The multi-series chart (one line per sampler, legend) and the log x axis.</summary>
 public sealed class LinePlotSeriesTests
@@ -43,29 +44,39 @@ public sealed class LinePlotSeriesTests
         Assert.True(red > 300 && green > 300, $"series pixels: red {red}, green {green}");
         // Six 5×5 markers (partly covered by the line anyway) and one in the legend.
         Assert.True(red - Count(noMarkers, Red) > 6 * 4, $"markers add {red - Count(noMarkers, Red)} red pixels");
-        // The legend names the series: its text is dark ink in the top-right quarter.
-        int ink = 0;
-        for (int y = 0; y < png.Height / 3; y++)
-            for (int x = png.Width * 2 / 3; x < png.Width; x++)
-                if (png[x, y] is { R: < 80, G: < 80, B: < 80 }) ink++;
-        Assert.True(ink > 150, $"legend text: {ink} dark pixels");
+        // The legend names the series: its text is the only dark ink inside the plot area, in its top-right third, and
+        // it is gone from there when the legend moves to the bottom left.
+        using var elsewhere = LinePlot.ToImage(series, new LinePlotOptions { Title = "FID vs NFE", XLabel = "NFE", YLabel = "FID", LogX = true, LogY = true, Width = 640, Height = 400, LegendCorner = PlotCorner.BottomLeft });
+        int ink = InkInTopRightOfPlotArea(png), inkElsewhere = InkInTopRightOfPlotArea(elsewhere);
+        Assert.True(ink > 150 && inkElsewhere < 10, $"legend text: {ink} dark pixels in the top right of the plot area, {inkElsewhere} with the legend elsewhere");
+    }
+
+    private static int InkInTopRightOfPlotArea(Image<Rgb24> image)
+    {
+        var (left, top, right, bottom) = ChartPixels.Frame(image);
+        return ChartPixels.Ink(image, right - (right - left) / 3, top + 2, right - 1, top + (bottom - top) / 3);
     }
 
     [Fact]
     public void TheLegendGoesToTheRequestedCorner()
     {
         var series = new[] { new PlotSeries("accuracy of a sampler", [5, 10, 20], [0.5, 0.8, 0.9]), new PlotSeries("another sampler", [5, 10, 20], [0.6, 0.85, 0.92]) };
-        int InkInBottomLeftQuarter(PlotCorner corner)
+        // Inside the plot area the legend's text is the only dark ink: all of it must lie in the requested quarter.
+        foreach (var corner in Enum.GetValues<PlotCorner>())
         {
             using var image = LinePlot.ToImage(series, new LinePlotOptions { LegendCorner = corner });
-            int ink = 0;
-            for (int y = image.Height / 2; y < image.Height; y++)
-                for (int x = 0; x < image.Width / 2; x++)
-                    if (image[x, y] is { R: < 80, G: < 80, B: < 80 }) ink++;
-            return ink;
+            var (left, top, right, bottom) = ChartPixels.Frame(image);
+            int midX = (left + right) / 2, midY = (top + bottom) / 2;
+            var quarters = new Dictionary<PlotCorner, int>
+            {
+                [PlotCorner.TopLeft] = ChartPixels.Ink(image, left + 2, top + 2, midX, midY),
+                [PlotCorner.TopRight] = ChartPixels.Ink(image, midX, top + 2, right - 1, midY),
+                [PlotCorner.BottomLeft] = ChartPixels.Ink(image, left + 2, midY, midX, bottom - 1),
+                [PlotCorner.BottomRight] = ChartPixels.Ink(image, midX, midY, right - 1, bottom - 1),
+            };
+            string counts = string.Join(", ", quarters.Select(q => $"{q.Key} {q.Value}"));
+            Assert.True(quarters[corner] > 150 && quarters.Where(q => q.Key != corner).All(q => q.Value == 0), $"legend at {corner}: dark pixels per quarter: {counts}");
         }
-        int topRight = InkInBottomLeftQuarter(PlotCorner.TopRight), bottomLeft = InkInBottomLeftQuarter(PlotCorner.BottomLeft);
-        Assert.True(bottomLeft > topRight + 150, $"dark pixels in the bottom-left quarter: {bottomLeft} with the legend there, {topRight} without");
     }
 
     [Fact]
@@ -87,17 +98,34 @@ public sealed class LinePlotSeriesTests
         Assert.True(linearShift > 100, $"linear x: the lines are only {linearShift} pixels apart");
     }
 
-    // The largest difference, over the columns where both images have pixels of the colour, of their mean row.
+    // The largest difference, over the columns where both images show the line, of its mean row. Lines are anti-aliased:
+    // a pixel's weight is its coverage by the red line, read off the green channel (255 on white paper, 0 on full red).
     private static double MaxRowShift(Image<Rgb24> a, Image<Rgb24> b, Rgb24 color)
     {
         double worst = 0;
+        int columns = 0;
         for (int x = 0; x < a.Width; x++)
         {
-            var rowsA = Enumerable.Range(0, a.Height).Where(y => a[x, y].Equals(color)).ToArray();
-            var rowsB = Enumerable.Range(0, b.Height).Where(y => b[x, y].Equals(color)).ToArray();
-            if (rowsA.Length > 0 && rowsB.Length > 0) worst = Math.Max(worst, Math.Abs(rowsA.Average() - rowsB.Average()));
+            double? rowA = MeanRow(a, x, color), rowB = MeanRow(b, x, color);
+            if (rowA is double ra && rowB is double rb) { worst = Math.Max(worst, Math.Abs(ra - rb)); columns++; }
         }
+        Assert.True(columns > a.Width / 2, $"the line shows in only {columns} columns of both images");
         return worst;
+    }
+
+    private static double? MeanRow(Image<Rgb24> image, int x, Rgb24 color)
+    {
+        double sum = 0, weight = 0;
+        for (int y = 0; y < image.Height; y++)
+        {
+            var p = image[x, y];
+            // Reddish only: R stays high while G and B fall together (grey ink and grid lines lower all three).
+            if (p.R < 200 || Math.Abs(p.G - p.B) > 8 || p.R - p.G < 40) continue;
+            double w = (255.0 - p.G) / (255.0 - color.G);
+            sum += w * y;
+            weight += w;
+        }
+        return weight > 0.5 ? sum / weight : null;
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace Diffusion.Core.Imaging;
+namespace Diffusion.Plotting;
 
 /// <summary>One named line of a multi-series <see cref="LinePlot"/>, e.g. FID against NFE for one sampler.</summary>
 /// <param name="Name">The legend entry.</param>

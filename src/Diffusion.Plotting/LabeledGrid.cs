@@ -1,18 +1,22 @@
 using Diffusion.Core;
+using Diffusion.Core.Imaging;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using SkiaSharp;
 using static TorchSharp.torch;
 
-namespace Diffusion.Core.Imaging;
+namespace Diffusion.Plotting;
 
 /// <summary>
 /// An image grid with a text label left of every row and, optionally, above every column: comparison sheets such as
-/// "guidance scale × class" that a reader should not have to decode from a caption.
+/// "guidance scale × class" that a reader should not have to decode from a caption. The tiles are
+/// <see cref="ImageGrid"/>'s, copied pixel for pixel; the labels are drawn by SkiaSharp (which ScottPlot brings, see
+/// <see cref="LinePlot"/>) in the charts' embedded DejaVu Sans.
 /// </summary>
 public static class LabeledGrid
 {
-    private static readonly Rgb24 Background = new(255, 255, 255);
-    private static readonly Rgb24 Ink = new(0, 0, 0);
+    /// <summary>Label text size in pixels.</summary>
+    private const float TextSize = 16;
 
     /// <summary>Renders rows × columns images with their labels.</summary>
     /// <param name="images">(rows·columns, C, H, W), row-major, C = 1 or 3, values in [−1, 1] or uint8.</param>
@@ -32,21 +36,29 @@ public static class LabeledGrid
         if (columnLabels is not null && columnLabels.Count != columns)
             throw new DiffusionException($"{columns} columns but {columnLabels.Count} column labels.");
 
-        const int padding = 2, textScale = 2, gap = 6;
+        const int padding = 2, gap = 6;
         using var grid = ImageGrid.ToImage(images, columns, padding, scale);
-        int tile = (int)images.shape[2] * scale + padding;
-        int left = rowLabels.Max(l => BitmapFont.Measure(l, textScale)) + 2 * gap;
-        int top = columnLabels is null ? 0 : BitmapFont.CellHeight * textScale + gap;
-        var canvas = new Canvas(left + grid.Width, top + grid.Height, Background);
-        for (int r = 0; r < rowLabels.Count; r++)
-            canvas.Text(gap, top + padding + r * tile + (tile - padding - BitmapFont.GlyphHeight * textScale) / 2, rowLabels[r], Ink, textScale);
-        if (columnLabels is not null)
-            for (int c = 0; c < columns; c++)
-            {
-                int width = BitmapFont.Measure(columnLabels[c], textScale);
-                canvas.Text(left + padding + c * tile + (tile - padding - width) / 2, gap / 2, columnLabels[c], Ink, textScale);
-            }
-        var result = canvas.ToImage();
+        int tileH = (int)images.shape[2] * scale + padding, tileW = (int)images.shape[3] * scale + padding;
+        using var font = new SKFont(PlotFont.Typeface, TextSize);
+        int left = (int)Math.Ceiling(rowLabels.Max(l => font.MeasureText(l))) + 2 * gap;
+        int top = columnLabels is null ? 0 : (int)Math.Ceiling(font.Spacing) + gap;
+        int width = left + grid.Width, height = top + grid.Height;
+
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        using (var canvas = new SKCanvas(bitmap))
+        using (var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true })
+        {
+            canvas.Clear(SKColors.White);
+            float capHeight = font.Metrics.CapHeight, ascent = -font.Metrics.Ascent;
+            for (int r = 0; r < rowLabels.Count; r++)   // vertically centred on the row's tiles
+                canvas.DrawText(rowLabels[r], gap, top + padding + r * tileH + (tileH - padding + capHeight) / 2, SKTextAlign.Left, font, ink);
+            if (columnLabels is not null)
+                for (int c = 0; c < columns; c++)       // centred over the column's tiles
+                    canvas.DrawText(columnLabels[c], left + padding + c * tileW + (tileW - padding) / 2f, gap / 2f + ascent, SKTextAlign.Center, font, ink);
+        }
+        // On an opaque white page premultiplied RGBA is plain RGBA.
+        using var rgba = Image.LoadPixelData<Rgba32>(bitmap.GetPixelSpan(), width, height);
+        var result = rgba.CloneAs<Rgb24>();
         result.ProcessPixelRows(grid, (target, source) =>
         {
             for (int y = 0; y < source.Height; y++)
@@ -65,6 +77,6 @@ public static class LabeledGrid
     public static void SavePng(Tensor images, IReadOnlyList<string> rowLabels, IReadOnlyList<string>? columnLabels, string path, int scale = 2)
     {
         using var image = ToImage(images, rowLabels, columnLabels, scale);
-        ImageGrid.SavePng(image, path, grayscale: false);
+        PlotRendering.SavePng(image, path);
     }
 }

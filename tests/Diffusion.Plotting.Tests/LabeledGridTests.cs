@@ -1,9 +1,11 @@
+using Diffusion.Core;
 using Diffusion.Core.Imaging;
+using Diffusion.Plotting;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using static TorchSharp.torch;
 
-namespace Diffusion.Core.Tests;
+namespace Diffusion.Plotting.Tests;
 
 /// <summary>The comparison sheet: tiles copied pixel for pixel, labels drawn in the margins, bad layouts refused.</summary>
 public sealed class LabeledGridTests
