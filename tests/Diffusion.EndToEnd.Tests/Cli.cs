@@ -16,6 +16,9 @@ internal static class Cli
     /// <summary>The built console benchmark benchmarks/<paramref name="project"/>.</summary>
     public static string Benchmark(string project) => Built(Path.Combine("benchmarks", project), project + ".dll");
 
+    /// <summary>The built sample program samples/<paramref name="project"/>.</summary>
+    public static string Sample(string project) => Built(Path.Combine("samples", project), project + ".dll");
+
     private static string Built(string projectDir, string dll)
     {
         var path = Path.Combine(RepoRoot(), projectDir, "bin", Config, "net10.0", dll);
@@ -48,20 +51,32 @@ internal static class Cli
     public static Result RunDll(string dll, string arguments, TimeSpan? timeout = null) => RunAsync(arguments, timeout, null, dll).GetAwaiter().GetResult();
 
     /// <summary>Starts the CLI (or <paramref name="dll"/>); <paramref name="onStarted"/> may kill it (crash tests).</summary>
-    public static async Task<Result> RunAsync(string arguments, TimeSpan? timeout, Func<Process, Task>? onStarted, string? dll = null)
+    public static Task<Result> RunAsync(string arguments, TimeSpan? timeout, Func<Process, Task>? onStarted, string? dll = null, string? workingDirectory = null)
+        => RunProcessAsync("dotnet", $"\"{dll ?? Dll}\" {arguments}", workingDirectory, timeout, onStarted);
+
+    /// <summary>Runs any program (dotnet pack, an installed tool, ...) with DIFFUSION_DATA set and its output captured;
+    /// <paramref name="environment"/> adds variables (a null value removes one).</summary>
+    public static async Task<Result> RunProcessAsync(string fileName, string arguments, string? workingDirectory = null, TimeSpan? timeout = null,
+        Func<Process, Task>? onStarted = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var psi = new ProcessStartInfo("dotnet", $"\"{dll ?? Dll}\" {arguments}")
+        var psi = new ProcessStartInfo(fileName, arguments)
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
         };
         psi.Environment["DIFFUSION_DATA"] = DataDir();
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null) psi.Environment.Remove(name);
+            else psi.Environment[name] = value;
+        }
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (onStarted is not null) await onStarted(p);
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(30));
         try { await p.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException) { p.Kill(true); throw new TimeoutException($"diffusion {arguments} did not finish in time."); }
+        catch (OperationCanceledException) { p.Kill(true); throw new TimeoutException($"{fileName} {arguments} did not finish in time."); }
         return new Result(p.ExitCode, await stdout, await stderr);
     }
 }
