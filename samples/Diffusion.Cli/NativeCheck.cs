@@ -23,7 +23,9 @@ internal static partial class NativeCheck
         // TorchSharp's fallback loads a copy it consolidated into cpu/ earlier; if that one loads, TorchSharp will use it.
         var consolidated = Path.Combine(dir, "cpu", "libLibTorchSharp.so");
         if (File.Exists(consolidated) && NativeLibrary.TryLoad(consolidated, out _)) return null;
-        var path = new[] { Path.Combine(dir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"), consolidated }.FirstOrDefault(File.Exists);
+        // A build output keeps it under runtimes/linux-x64/native; an installed .NET tool (a RID-specific package) next to the app.
+        var path = new[] { Path.Combine(dir, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"), Path.Combine(dir, "libLibTorchSharp.so"), consolidated }
+            .FirstOrDefault(File.Exists);
         if (path is null) return null; // Not next to the app: left to TorchSharp, which looks in the NuGet package folder.
         try
         {
