@@ -3,6 +3,7 @@ using System.Globalization;
 using Diffusion.Core;
 using Diffusion.Core.Data;
 using Diffusion.Evaluation;
+using Diffusion.Models;
 using Diffusion.Pipelines;
 using Diffusion.Plotting;
 using Diffusion.Samplers;
@@ -22,18 +23,19 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
     public StudyReport Run(string outDirectory, CancellationToken ct)
     {
         set_num_threads(options.Threads);
-        using var model = TrainedModel.Load(options.Run);
-        var conditioner = model.Conditioner
+        var runOptions = RunOptions.Load(options.Run);
+        using var model = DiffusionPipeline.Load(options.Run);
+        var classNames = model.ClassNames
             ?? throw new DiffusionException($"Run '{options.Run}' is unconditional; the guidance study needs a class-conditional run.");
-        string dataset = Datasets.Key(model.Options.Dataset);
-        var interval = TimestepInterval.FromSigma(model.Schedule, options.IntervalSigma.Low, options.IntervalSigma.High);
+        string dataset = Datasets.Key(runOptions.Dataset);
+        var interval = TimestepInterval.FromSigma(model.Components.Scheduler, options.IntervalSigma.Low, options.IntervalSigma.High);
         var settings = Plan(interval);
-        int classes = conditioner.Classes, count = classes * options.PerClass;
+        int classes = classNames.Count, count = classes * options.PerClass;
         log(string.Create(CultureInfo.InvariantCulture, $"{settings.Count} settings x {count} samples ({options.Sampler}, {options.Steps} steps); interval sigma ({options.IntervalSigma.Low}, {options.IntervalSigma.High}] = timesteps [{interval.Low:F1}, {interval.High:F1}]"));
 
         string dataDir = DataDirectory.Resolve(options.DataDir);
-        using var train = model.Options.LoadData(dataDir, DatasetSplit.Train, cancellationToken: ct);
-        using var test = model.Options.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
+        using var train = runOptions.LoadData(dataDir, DatasetSplit.Train, cancellationToken: ct);
+        using var test = runOptions.LoadData(dataDir, DatasetSplit.Test, cancellationToken: ct);
         if (count > test.Count) throw new DiffusionException($"{count} samples per setting is more than the {test.Count} test images the floors need; lower --count.");
         string parent = Path.GetDirectoryName(Path.GetFullPath(options.Run).TrimEnd(Path.DirectorySeparatorChar)) ?? ".";
         string cacheDir = options.ClassifierDir ?? Path.Combine(parent, "classifiers");
@@ -52,7 +54,7 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
         var report = new StudyReport
         {
             Run = Path.GetFullPath(options.Run),
-            Preset = model.Options.Preset,
+            Preset = runOptions.Preset,
             Dataset = dataset,
             Machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
             DateUtc = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
@@ -61,7 +63,7 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
             PerClass = options.PerClass,
             Count = count,
             Seed = options.Seed,
-            Precision = model.Network.ParameterType.ToString(),
+            Precision = ((UNet)model.Components.Denoiser).ParameterType.ToString(),
             Threads = get_num_threads(),
             Features = features.Name,
             ClassifierTestAccuracy = info.TestAccuracy,
@@ -82,7 +84,12 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
                 log($"[{i + 1}/{settings.Count}] {setting.Label} ...");
                 using var scope = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
-                var images = model.Sample(sampler, labels, count, options.Steps, setting.Scale, options.Seed, options.BatchSize, ct: ct, guidanceOptions: setting.Options);
+                using var generated = model.Generate(new GenerationRequest
+                {
+                    Count = count, Classes = labels, SamplerInstance = sampler, Steps = options.Steps, GuidanceScale = setting.Scale, Guidance = setting.Options,
+                    Seed = options.Seed, BatchSize = options.BatchSize,
+                }, cancellationToken: ct);
+                var images = generated.Images;
                 double seconds = clock.Elapsed.TotalSeconds;
 
                 using var requested = tensor(labels.Select(l => (long)l).ToArray());
@@ -105,7 +112,7 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
                 report.Save(outDirectory);
 
                 gridRows.Add(images.narrow(0, 0, classes).clone().MoveToOuterDisposeScope()); // the first sample of each class
-                LabeledGrid.SavePng(cat(gridRows, 0), report.Settings.Select(s => s.Label).ToArray(), conditioner.Names,
+                LabeledGrid.SavePng(cat(gridRows, 0), report.Settings.Select(s => s.Label).ToArray(), classNames,
                     Path.Combine(outDirectory, StudyReport.GridFile), scale: 2);
                 log(string.Create(CultureInfo.InvariantCulture,
                     $"    accuracy {accuracy:P1}, FID {result.Fid:F2} (floor {report.FloorFid:F2}), precision {result.Precision:F3}, recall {result.Recall:F3}, diversity {diversity:F3} (real {report.RealDiversity:F3}), {seconds:F0} s sampling"));
@@ -178,10 +185,13 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
 
     /// <summary>t-SNE (perplexity 3) of the network's learned class embeddings, the null class last: where guidance's
     /// "no class" row sits among the digits. Null when the network has no class embedding.</summary>
-    private string? SaveClassEmbeddings(TrainedModel model, string outDirectory)
+    private string? SaveClassEmbeddings(DiffusionPipeline model, string outDirectory)
+        => model.RunOnTorchThread(c => SaveClassEmbeddings((UNet)c.Denoiser, outDirectory)).GetAwaiter().GetResult();
+
+    private string? SaveClassEmbeddings(UNet network, string outDirectory)
     {
         using var scope = NewDisposeScope();
-        var table = model.Network.named_parameters().FirstOrDefault(p => p.name == "class_embedding.weight").parameter;
+        var table = network.named_parameters().FirstOrDefault(p => p.name == "class_embedding.weight").parameter;
         if (table is null || table.shape[0] < 5) return null;
         var embedding = Tsne.Embed(table.detach().to(ScalarType.Float32), new TsneOptions { Perplexity = 3, Seed = options.Seed });
         const string file = "tsne-class-embeddings.png";

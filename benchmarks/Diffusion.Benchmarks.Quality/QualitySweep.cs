@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using Diffusion.Core;
+using Diffusion.Core.Conditioning;
 using Diffusion.Core.Data;
+using Diffusion.Core.Training;
 using Diffusion.Evaluation;
+using Diffusion.Models;
 using Diffusion.Pipelines;
 using Diffusion.Samplers;
 using TorchSharp;
@@ -24,16 +27,19 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
     public SweepReport Run(string outDirectory, CancellationToken ct)
     {
         set_num_threads(options.Threads);
-        using var model = options.Precision is { } precision ? TrainedModel.Load(options.Run, precision) : TrainedModel.Load(options.Run);
-        string dataset = Datasets.Key(model.Options.Dataset);
+        // The components on this thread: the sweep wraps the denoiser itself to count network evaluations.
+        var runOptions = RunOptions.Load(options.Run);
+        var model = PipelineFolder.LoadModelOrRun(options.Run, CPU, options.Precision ?? Precision.Auto);
+        using var network = (UNet)model.Denoiser;
+        string dataset = Datasets.Key(runOptions.Dataset);
         var plan = Plan(model);
         long totalEvaluations = plan.Sum(s => (long)s.Evaluations);
         log($"{plan.Count} settings, {totalEvaluations} evaluations per image in all ({totalEvaluations * options.Count} image-evaluations): "
             + string.Join(", ", plan.Select(s => $"{s.Sampler}@{s.Nfe}={s.Steps} steps")));
 
         string dataDir = DataDirectory.Resolve(options.DataDir);
-        using var train = model.Options.LoadData(dataDir, DatasetSplit.Train, new LogProgress<string>(log), cancellationToken: ct);
-        using var test = model.Options.LoadData(dataDir, DatasetSplit.Test, new LogProgress<string>(log), cancellationToken: ct);
+        using var train = runOptions.LoadData(dataDir, DatasetSplit.Train, new LogProgress<string>(log), cancellationToken: ct);
+        using var test = runOptions.LoadData(dataDir, DatasetSplit.Test, new LogProgress<string>(log), cancellationToken: ct);
         if (options.Count > test.Count)
             throw new DiffusionException($"--count {options.Count} is more than the {test.Count} test images the reference statistics need.");
 
@@ -56,18 +62,18 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
         double floor = FrechetDistance.Compute(reference, realTrain).Value;
         log(string.Create(CultureInfo.InvariantCulture, $"Classifier test accuracy {info.TestAccuracy:P2}; FID floor (train vs test, {options.Count} each) {floor:F3}."));
 
-        int[]? labels = model.Conditioner is { } c ? Enumerable.Range(0, options.Count).Select(i => i % c.Classes).ToArray() : null;
+        int[]? labels = model.Conditioner is ClassConditioner c ? Enumerable.Range(0, options.Count).Select(i => i % c.Classes).ToArray() : null;
         var report = new SweepReport
         {
             Run = Path.GetFullPath(options.Run),
-            Preset = model.Options.Preset,
+            Preset = runOptions.Preset,
             Dataset = dataset,
             Machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
             DateUtc = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
             Count = options.Count,
             Guidance = options.Guidance,
             Seed = options.Seed,
-            Precision = model.Network.ParameterType.ToString(),
+            Precision = network.ParameterType.ToString(),
             Threads = get_num_threads(),
             BatchSize = options.BatchSize,
             ReferenceSamplers = options.ReferenceSamplers,
@@ -110,14 +116,14 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
     }
 
     /// <summary>Settings from the cheapest NFE up: every sampler at NFE ≤ ReferenceAbove, the reference samplers above it.</summary>
-    private List<Setting> Plan(TrainedModel model)
+    private List<Setting> Plan(PipelineComponents model)
     {
         var plan = new List<Setting>();
         foreach (int nfe in options.Nfe.Order())
         {
             foreach (var sampler in nfe > options.ReferenceAbove ? options.ReferenceSamplers : options.Samplers)
             {
-                if (EvaluationBudget.StepsFor(sampler, model.Schedule, nfe) is { } fit) plan.Add(new Setting(sampler, nfe, fit.Steps, fit.Evaluations));
+                if (EvaluationBudget.StepsFor(sampler, model.Scheduler, nfe) is { } fit) plan.Add(new Setting(sampler, nfe, fit.Steps, fit.Evaluations));
                 else log($"Skipping {sampler} at {nfe} NFE: one step already costs more.");
             }
         }
@@ -129,13 +135,13 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
     /// draws from its own generator seeded with Seed·100000 + b, so every sampler starts from the same x_T (each
     /// sampler's first draw), whatever noise the stochastic ones draw later.
     /// </summary>
-    private Tensor Sample(TrainedModel model, Setting setting, int[]? labels, out int evaluations, CancellationToken ct)
+    private Tensor Sample(PipelineComponents model, Setting setting, int[]? labels, out int evaluations, CancellationToken ct)
     {
-        var guided = model.View(options.Guidance);
-        var counter = new CountingDenoiser(guided.Denoiser);
-        var view = new DenoiserView(counter, guided.Scheduler, guided.ClipSample);
+        IDenoiser guided = model.Conditioner is { } cond && options.Guidance != 1 ? new ClassifierFreeGuidance(model.Denoiser, options.Guidance, cond) : model.Denoiser;
+        var counter = new CountingDenoiser(guided);
+        var view = new DenoiserView(counter, model.Scheduler, model.ClipSample);
         var sampler = SamplerRegistry.Create(setting.Sampler);
-        var m = model.Options.Model;
+        var shape = model.SampleShape;
         var parts = new List<Tensor>();
         evaluations = 0;
         try
@@ -146,11 +152,11 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
                 int start = b * options.BatchSize, n = Math.Min(options.BatchSize, options.Count - start);
                 using var scope = NewDisposeScope();
                 using var generator = Devices.Generator(options.Seed * 100_000 + b);
-                var condition = labels is null ? Condition.None : model.Conditioner!.Encode(labels[start..(start + n)], CPU);
+                var condition = labels is null ? Condition.None : ((ClassConditioner)model.Conditioner!).Encode(labels[start..(start + n)], CPU);
                 int before = counter.Calls;
                 var x = sampler.Sample(view, new SamplingRequest
                 {
-                    Shape = [n, m.InChannels, m.SampleSize, m.SampleSize],
+                    Shape = [n, shape[0], shape[1], shape[2]],
                     Steps = setting.Steps,
                     Condition = condition,
                     Generator = generator,

@@ -46,7 +46,7 @@ internal sealed record SweepOptions
     /// options than the cached one replaces it, so leave this unset outside smoke tests.</summary>
     public int? ClassifierEpochs { get; init; }
 
-    /// <summary>Network precision for sampling; null: what <c>TrainedModel.Load</c> picks by default.</summary>
+    /// <summary>Network precision for sampling; null: what <c>DiffusionPipeline.Load</c> picks by default (Auto).</summary>
     public Precision? Precision { get; init; }
 
     /// <summary>TorchSharp CPU threads.</summary>

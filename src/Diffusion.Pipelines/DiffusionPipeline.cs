@@ -69,17 +69,13 @@ public sealed class DiffusionPipeline : IDisposable
     public static DiffusionPipeline Load(string folder, string device = "auto", Precision precision = Precision.Auto)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        if (!Directory.Exists(folder)) throw new DiffusionException($"Model folder '{folder}' does not exist.");
         var thread = new TorchThread("diffusion-pipeline");
         try
         {
             var (components, dev) = thread.Invoke(() =>
             {
                 var d = Devices.Resolve(device);
-                string modelDir = PipelineFolder.IsModelFolder(folder) ? folder : Path.Combine(folder, RunFolders.ModelFolder);
-                if (PipelineFolder.IsModelFolder(modelDir)) return (PipelineFolder.Load(modelDir, d, precision), d);
-                if (File.Exists(Path.Combine(folder, RunOptions.FileName))) return (PipelineFolder.LoadRun(folder, d, precision), d);
-                throw new DiffusionException($"'{folder}' is neither a model folder ({PipelineFolder.IndexFile} is missing) nor a training run folder ({RunOptions.FileName} is missing).");
+                return (PipelineFolder.LoadModelOrRun(folder, d, precision), d);
             });
             return new DiffusionPipeline(thread, components, dev, folder);
         }

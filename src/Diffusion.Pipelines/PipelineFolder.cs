@@ -129,6 +129,18 @@ public static class PipelineFolder
         };
     }
 
+    /// <summary>Reads a model folder, or a training run folder (its <c>model/</c> sub-folder, else run.json and the latest
+    /// checkpoint's EMA weights), on the current thread (<see cref="DiffusionPipeline.Load"/> does this on its own thread).</summary>
+    /// <exception cref="DiffusionException">The folder is neither, or a file is unreadable or inconsistent.</exception>
+    public static PipelineComponents LoadModelOrRun(string folder, Device device, Precision precision)
+    {
+        if (!Directory.Exists(folder)) throw new DiffusionException($"Model folder '{folder}' does not exist.");
+        string modelDir = IsModelFolder(folder) ? folder : Path.Combine(folder, RunFolders.ModelFolder);
+        if (IsModelFolder(modelDir)) return Load(modelDir, device, precision);
+        if (File.Exists(Path.Combine(folder, RunOptions.FileName))) return LoadRun(folder, device, precision);
+        throw new DiffusionException($"'{folder}' is neither a model folder ({IndexFile} is missing) nor a training run folder ({RunOptions.FileName} is missing).");
+    }
+
     /// <summary>Builds the components of a run folder written before model folders existed (run.json plus the EMA
     /// weights of the latest checkpoint).</summary>
     /// <exception cref="DiffusionException">The folder is not a run folder or has no checkpoint.</exception>
