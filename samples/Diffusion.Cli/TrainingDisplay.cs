@@ -23,14 +23,23 @@ internal static class TrainingDisplay
             {
                 var task = context.AddTask("starting ...", maxValue: 1);
                 task.IsIndeterminate = true;   // until the first report says how far the budget is
-                var result = train(new Inline<string>(AnsiConsole.WriteLine), new Inline<TrainingProgress>(p =>
+                var progress = new Inline<TrainingProgress>(p =>
                 {
                     task.IsIndeterminate = Fraction(p) is null;
                     task.Value = Fraction(p) ?? 0;
                     task.Description = Markup.Escape(Line(p, percent: false));   // the bar and the percentage column show the share
-                }));
-                task.StopTask();
-                return result;
+                });
+                try
+                {
+                    var result = train(new Inline<string>(AnsiConsole.WriteLine), progress);
+                    task.StopTask();
+                    return result;
+                }
+                catch
+                {
+                    context.RemoveTask(task);   // no frozen bar above the error line that follows
+                    throw;
+                }
             });
     }
 
