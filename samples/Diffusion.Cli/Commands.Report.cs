@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -10,24 +11,31 @@ namespace Diffusion.Cli;
 /// <summary>The 'report' command: one Markdown page comparing finished runs (one metrics row and one grid per run).</summary>
 internal static partial class Commands
 {
-    public static readonly OptionSpec[] ReportOptions =
+    private static Command Report(CancellationToken ct)
     {
-        new("runs", "Comma-separated run folders, each trained ('train'), sampled ('sample', for samples/grid.png) and evaluated ('eval', for eval.json)."),
-        new("out", "Markdown page to write; the grids are copied into an images/ folder next to it.", "docs/datasets.md"),
-        new("title", "Page title.", "Datasets side by side"),
-    };
+        var runsOption = Flags.Text("--runs", "Comma-separated run folders, each trained ('train'), sampled ('sample', for samples/grid.png) and evaluated ('eval', for eval.json).");
+        runsOption.Required = true;
+        var output = Flags.Text("--out", "Markdown page to write; the grids are copied into an images/ folder next to it.", "docs/datasets.md");
+        var title = Flags.Text("--title", "Page title.", "Datasets side by side");
+        var command = new Command("report", "Write one Markdown page comparing evaluated runs: a metrics row (with floors) and a sample grid per run.")
+        {
+            runsOption, output, title,
+        };
+        command.SetAction(p => WriteReport(p.GetValue(runsOption)!, p.GetValue(output)!, p.GetValue(title)!, ct));
+        return command;
+    }
 
-    public static int Report(Args a, CancellationToken ct)
+    private static int WriteReport(string runList, string output, string title, CancellationToken ct)
     {
-        var runs = a.RequiredString("runs").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var runs = runList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (runs.Length == 0) throw new DiffusionException("--runs names no run folder.");
-        var outPath = Path.GetFullPath(a.String("out")!);
+        var outPath = Path.GetFullPath(output);
         var outDir = Path.GetDirectoryName(outPath)!;
         var imageDir = Path.Combine(outDir, "images");
         var rows = runs.Select(ReportRow.Read).ToList();
 
         var md = new StringBuilder();
-        md.Append(CultureInfo.InvariantCulture, $"# {a.String("title")}\n\n");
+        md.Append(CultureInfo.InvariantCulture, $"# {title}\n\n");
         md.Append(CultureInfo.InvariantCulture, $"Written by `diffusion report` on {DateTime.UtcNow:yyyy-MM-dd} from {rows.Count} run folder(s); refresh it with `bash benchmarks/compare-datasets.sh <run> ...` (which samples, evaluates and calls `diffusion report`).\n");
         md.Append("Each metric is followed by its floor in parentheses: the same metric between real images (FID, KID, precision/recall: N train vs N test images; class accuracy: the dataset's classifier on its test split). ");
         md.Append("FIDs compare only within a row's feature space: `classifier-<dataset>` features are each dataset's own classifier, `resnet18-imagenet` an ImageNet ResNet18.\n");

@@ -1,38 +1,30 @@
+// diffusion: train, sample and evaluate diffusion models from the command line.
+// Libraries: System.CommandLine parses (typed options, defaults in --help, validation, tab completion via [suggest]) and
+// Spectre.Console draws the live training progress: both maintained and widely used, so this CLI keeps only its own logic.
+// Bad input prints one line and exits 2; a TorchSharp native library that cannot load prints one line and exits 1;
+// Ctrl-C stops at the next step, saves, and exits 130.
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Runtime.InteropServices;
 using Diffusion.Cli;
 using Diffusion.Core;
 
-// diffusion: train, sample and evaluate diffusion models from the command line.
-// Bad input prints one line and exits 2; a TorchSharp native library that cannot load prints one line and exits 1;
-// Ctrl-C stops at the next step, saves, and exits 130.
-var commands = new Dictionary<string, (string Help, OptionSpec[] Options, Func<Args, CancellationToken, int> Run)>
+using var cts = new CancellationTokenSource();
+var root = Commands.Root(cts.Token);
+// Plain 'diffusion' lists the commands (and exits 2: nothing was done); 'diffusion help [command]' is '--help'.
+if (args.Length == 0)
 {
-    ["train"] = ("Train a model from a preset; writes run.json, checkpoints, metrics, sample grids and a loss curve into --out.", Commands.TrainOptions, Commands.Train),
-    ["sample"] = ("Draw images from a trained run into a PNG grid (and optionally a GIF and single PNGs).", Commands.SampleOptions, Commands.Sample),
-    ["eval"] = ("Sample from a run and measure class accuracy, FID, KID, IS and precision/recall (with real-vs-real floors); writes eval.json and eval.md.", Commands.EvalOptions, Commands.Eval),
-    ["report"] = ("Write one Markdown page comparing evaluated runs: a metrics row (with floors) and a sample grid per run.", Commands.ReportOptions, Commands.Report),
-    ["samplers"] = ("List the samplers with one line each.", Array.Empty<OptionSpec>(), (_, _) => Commands.ListSamplers()),
-};
-
-if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
-{
-    Console.WriteLine("Usage: diffusion <command> [options]\n\nCommands:");
-    foreach (var (name, c) in commands) Console.WriteLine($"  {name,-10}{c.Help}");
-    Console.WriteLine("\nRun 'diffusion <command> --help' for a command's options.");
-    return args.Length == 0 ? 2 : 0;
-}
-if (!commands.TryGetValue(args[0], out var command))
-{
-    Console.Error.WriteLine($"error: unknown command '{args[0]}'. Valid: {string.Join(", ", commands.Keys)}.");
+    root.Parse(["--help"]).Invoke();
     return 2;
 }
-if (args.Skip(1).Any(a => a is "--help" or "-h"))
+var parse = root.Parse(args[0] == "help" ? [.. args.Skip(1), "--help"] : args);
+if (parse.Action is ParseErrorAction)
 {
-    Console.WriteLine(command.Options.Length == 0 ? $"Usage: diffusion {args[0]}\n\n{command.Help}" : Args.Help(args[0], command.Help, command.Options));
-    return 0;
+    Console.Error.WriteLine($"error: {ParseError(parse)}");
+    return 2;
 }
 
-using var cts = new CancellationTokenSource();
 // Ctrl-C and SIGTERM (kill, docker stop, systemd) both stop after the current step, so a stopped run still saves its
 // checkpoint or partial report; a second signal terminates the process.
 PosixSignalRegistration StopOn(PosixSignal signal, string again) => PosixSignalRegistration.Create(signal, context =>
@@ -46,14 +38,16 @@ using var sigint = StopOn(PosixSignal.SIGINT, "Ctrl-C");
 using var sigterm = StopOn(PosixSignal.SIGTERM, "SIGTERM");
 try
 {
-    var parsed = Args.Parse(args[0], args.Skip(1).ToArray(), command.Options);
-    // Every command but 'samplers' needs libtorch: check that its native library loads (one line instead of TorchSharp's trace).
-    if (args[0] != "samplers" && NativeCheck.LoadError() is { } reason)
+    // Every command but 'samplers' needs libtorch: check that its native library loads (one line instead of TorchSharp's
+    // trace). Help, --version and completion run without it.
+    var command = parse.CommandResult.Command;
+    if (parse.Action == command.Action && command.Name != "samplers" && NativeCheck.LoadError() is { } reason)
     {
         Console.Error.WriteLine($"error: TorchSharp's native library could not be loaded ({reason}); run 'bash scripts/torchsharp-compat.sh' (see README, \"Older Linux distributions\").");
         return 1;
     }
-    return command.Run(parsed, cts.Token);
+    // Exceptions reach the handlers below; the signals above, not System.CommandLine's, decide how a run stops.
+    return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
 }
 catch (DiffusionException e)
 {
@@ -74,4 +68,24 @@ catch (UnauthorizedAccessException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
+}
+
+// The first thing wrong with the command line, in one line. A word the parser matched to nothing is named with what would
+// have been valid (System.CommandLine says "Unrecognized command or argument"); otherwise the parser's first error, which
+// for a bad value is the option's own message ("--count must be a whole number, got 'abc'.").
+static string ParseError(ParseResult parse)
+{
+    var command = parse.CommandResult.Command;
+    if (parse.UnmatchedTokens is [var word, ..])
+    {
+        if (command is RootCommand)
+            return $"Unknown {(word.StartsWith('-') ? "option" : "command")} '{word}'. Valid: {string.Join(", ", command.Subcommands.Select(c => c.Name))}.";
+        return word.StartsWith('-')
+            ? $"Unknown option '{word}' for '{command.Name}'. Valid: {string.Join(", ", command.Options.Where(o => !o.Hidden).Select(o => o.Name))}."
+            : $"Unexpected argument '{word}' for '{command.Name}'; options start with --. See 'diffusion {command.Name} --help'.";
+    }
+    // Errors about what the user wrote ("--count abc") before those about what is missing ("--run is required").
+    var first = parse.Errors.OrderBy(e => e.SymbolResult is OptionResult { Implicit: false, IdentifierToken: not null } ? 0 : 1).FirstOrDefault();
+    var message = first?.Message ?? "invalid command line.";
+    return string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }
