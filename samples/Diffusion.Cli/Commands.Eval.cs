@@ -20,6 +20,7 @@ internal static partial class Commands
         var metrics = new Option<IReadOnlyList<string>>("--metrics")
         {
             Description = "Comma-separated metrics: " + string.Join(", ", MetricNames.All) + ". FID, KID and pr are reported with their floor (the same metric between N train and N test images).",
+            HelpName = "M,M,...",
             DefaultValueFactory = _ => defaults.Metrics,
             CustomParser = r => Parsed(r, MetricNames.Parse),
         };
