@@ -65,8 +65,7 @@ public sealed class IdxDatasetTests
     [Fact]
     public void LoadsRealMnist()
     {
-        string? data = TestPaths.SharedData();
-        if (data is null) { _output.WriteLine("SKIPPED: no shared/data folder and DIFFUSION_DATA is unset."); return; }
+        string data = TestPaths.RequireSharedData();
 
         using var test = IdxDatasets.Mnist(data, DatasetSplit.Test, DownloadOptions.Disabled);
         Assert.Equal(10000, test.Count);
@@ -91,8 +90,7 @@ public sealed class IdxDatasetTests
     [Fact]
     public void LoadsRealFashionMnistFromTheFolderItself()
     {
-        string? data = TestPaths.SharedData();
-        if (data is null) { _output.WriteLine("SKIPPED: no shared/data folder and DIFFUSION_DATA is unset."); return; }
+        string data = TestPaths.RequireSharedData();
 
         using var test = IdxDatasets.FashionMnist(Path.Combine(data, "fashion-mnist"), DatasetSplit.Test, DownloadOptions.Disabled);
         Assert.Equal(10000, test.Count);
@@ -104,8 +102,7 @@ public sealed class IdxDatasetTests
     [Fact]
     public void LoadsUncompressedFiles()
     {
-        string? data = TestPaths.SharedData();
-        if (data is null) { _output.WriteLine("SKIPPED: no shared/data folder and DIFFUSION_DATA is unset."); return; }
+        string data = TestPaths.RequireSharedData();
 
         using var dir = new TempDir();
         Directory.CreateDirectory(Path.Combine(dir.Path, "mnist"));
@@ -121,8 +118,7 @@ public sealed class IdxDatasetTests
     [Fact]
     public void EnvironmentVariableSuppliesTheDataDirectory()
     {
-        string? data = TestPaths.SharedData();
-        if (data is null) { _output.WriteLine("SKIPPED: no shared/data folder and DIFFUSION_DATA is unset."); return; }
+        string data = TestPaths.RequireSharedData();
 
         string? saved = Environment.GetEnvironmentVariable(DataDirectory.EnvironmentVariable);
         try

@@ -107,8 +107,7 @@ public sealed class ImageFolderTests
     [Fact]
     public void LoadsRealCifarJpegSubset()
     {
-        string? data = TestPaths.SharedData();
-        if (data is null) { _output.WriteLine("SKIPPED: no shared/data folder and DIFFUSION_DATA is unset."); return; }
+        string data = TestPaths.RequireSharedData();
         using var ds = Cifar10.Load(data, DatasetSplit.Test, maxImagesPerClass: 5);
         Assert.Equal(50, ds.Count);
         Assert.Equal(Cifar10.Classes, ds.Classes);

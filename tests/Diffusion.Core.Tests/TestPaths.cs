@@ -20,6 +20,11 @@ internal static class TestPaths
         }
         return null;
     }
+
+    /// <summary>The shared data directory; fails the test (never passes it silently) when there is none, saying what to set.</summary>
+    public static string RequireSharedData()
+        => SharedData() ?? throw new Xunit.Sdk.XunitException(
+            $"The real datasets are missing: set {DataDirectory.EnvironmentVariable} to a folder holding mnist/, fashion-mnist/, cifar10-jpeg/ (bash test.sh does).");
 }
 
 /// <summary>Tests that read or change environment variables run one at a time.</summary>

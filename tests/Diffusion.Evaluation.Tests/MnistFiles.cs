@@ -7,7 +7,21 @@ namespace Diffusion.Evaluation.Tests;
 /// <summary>The real MNIST files of the shared data folder, through Core's IDX loader (no downloads), cached per split.</summary>
 internal static class MnistFiles
 {
-    public const string DataDirectory = "/work/shared/data";
+    /// <summary>DIFFUSION_DATA (bash test.sh and CI set it), else a shared/data folder found by walking up from the test
+    /// assembly (it lies next to the repository), else ./data.</summary>
+    public static string DataDirectory { get; } = Find();
+
+    private static string Find()
+    {
+        string? env = Environment.GetEnvironmentVariable(Core.Data.DataDirectory.EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(env) && Directory.Exists(env)) return Path.GetFullPath(env);
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "shared", "data");
+            if (Directory.Exists(candidate)) return candidate;
+        }
+        return Path.GetFullPath("data");
+    }
 
     private static readonly Dictionary<DatasetSplit, ImageDataset> Cache = new();
 
