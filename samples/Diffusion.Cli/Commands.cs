@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Diffusion.Core;
 using Diffusion.Core.Data;
 using Diffusion.Core.Imaging;
@@ -21,7 +22,7 @@ internal static partial class Commands
     /// <summary>The 'diffusion' command with its sub-commands; long work stops when <paramref name="ct"/> fires.</summary>
     public static RootCommand Root(CancellationToken ct) => new("diffusion: train, sample and evaluate diffusion models.")
     {
-        Train(ct), Sample(ct), Eval(ct), Report(ct), Samplers(),
+        Train(ct), Sample(ct), Eval(ct), Report(ct), Samplers(), Runs(),
     };
 
     private static Command Train(CancellationToken ct)
@@ -143,6 +144,26 @@ internal static partial class Commands
                 result.SavePngs(dir);
                 Console.WriteLine($"{count} PNGs and labels.csv -> {dir}");
             }
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Runs()
+    {
+        var dir = Flags.Text("--dir", "Folder holding run folders (or one run folder).", "runs");
+        var command = new Command("runs", "List the runs under a folder: preset, dataset, step, loss, learning rate, gradient norm, images/s, time.") { dir };
+        command.SetAction(p =>
+        {
+            var runs = RunFolders.Find(p.GetValue(dir)!);
+            if (runs.Count == 0) { Console.WriteLine($"No run folders (with {RunOptions.FileName}) in {p.GetValue(dir)}."); return 0; }
+            static string F(double? v, string format) => v is double d ? d.ToString(format, CultureInfo.InvariantCulture) : "-";
+            int w = Math.Max(4, runs.Max(r => r.Name.Length)) + 2;
+            Console.WriteLine($"{"run".PadRight(w)}{"preset",-9}{"dataset",-16}{"step",8}{"loss",10}{"lr",10}{"grad",9}{"img/s",8}{"time",10}  model");
+            foreach (var r in runs)
+                Console.WriteLine($"{r.Name.PadRight(w)}{r.Preset,-9}{r.Dataset,-16}{(r.Step?.ToString(CultureInfo.InvariantCulture) ?? "-"),8}{F(r.Loss, "F4"),10}{F(r.LearningRate, "G3"),10}{F(r.GradientNorm, "F3"),9}{F(r.ImagesPerSecond, "F0"),8}"
+                    + $"{(r.ElapsedSeconds is double e ? TimeSpan.FromSeconds(e).ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : "-"),10}  {(r.HasModel ? "yes" : "no")}"
+                    + (r.SkippedSteps is > 0 ? $"  ({r.SkippedSteps} skipped)" : ""));
             return 0;
         });
         return command;

@@ -117,6 +117,14 @@ public sealed class Trainer : IDisposable
     public int SkippedSteps { get; private set; }
 
     private int _skippedInARow;
+    private double _lastGradientNorm = double.NaN;
+
+    private static double GradientNorm(Tensor gradients)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return gradients.to(ScalarType.Float64).norm().item<double>();
+    }
 
     /// <summary>True when the run folder holds a checkpoint to resume from (latest, previous, or a legacy latest.old).</summary>
     public static bool HasCheckpoint(string runDirectory)
@@ -183,7 +191,7 @@ public sealed class Trainer : IDisposable
                 peak = Math.Max(peak, Environment.WorkingSet);
                 metrics.WriteLine(JsonSerializer.Serialize(new
                 {
-                    step = Step, loss = _lastLoss, lr = o.LearningRateAt(Step - 1), imagesPerSecond = ips, skippedSteps = SkippedSteps,
+                    step = Step, loss = _lastLoss, lr = o.LearningRateAt(Step - 1), imagesPerSecond = ips, gradNorm = _lastGradientNorm, skippedSteps = SkippedSteps,
                     elapsedSeconds = elapsed.TotalSeconds, workingSetMB = Environment.WorkingSet / 1048576.0,
                 }, OptionsJson.Compact));
                 metrics.Flush();
@@ -226,7 +234,8 @@ public sealed class Trainer : IDisposable
             return zeros(1, device: _device);
         }
         _skippedInARow = 0;
-        if (o.GradientClip is double clip) MasterWeights.ClipGradients(gradients, clip);
+        if (o.GradientClip is double clip) _lastGradientNorm = MasterWeights.ClipGradients(gradients, clip);
+        else if ((Step + 1) % o.LogEvery == 0) _lastGradientNorm = GradientNorm(gradients); // only when it is logged: a host sync
         _optimizer.Step(_weights.Master, gradients, o.LearningRateAt(Step));
         _weights.ZeroGradients();
         _weights.PushToNetwork();
