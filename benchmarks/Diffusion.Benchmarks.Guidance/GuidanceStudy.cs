@@ -41,7 +41,7 @@ internal sealed class GuidanceStudy(StudyOptions options, Action<string> log)
         string cacheDir = options.ClassifierDir ?? Path.Combine(parent, "classifiers");
         log($"Classifier cache: {Path.Combine(cacheDir, dataset)} (trained once if missing) ...");
         var (classifier, info, classifierFolder) = ClassifierStore.GetOrLoad(cacheDir, dataset, () => train, () => test,
-            log: new LogProgress<string>(line => log("    " + line)), cancellationToken: ct);
+            log: new SyncProgress<string>(line => log("    " + line)), cancellationToken: ct);
         using var _ = classifier;
         var features = new ClassifierFeatures(classifier, $"classifier-{dataset}");
         using var evaluator = new SampleEvaluator(new RealImages(dataset, train, test), new ReferenceStatistics(options.ReferenceDir ?? Path.Combine(parent, "references")),

@@ -38,8 +38,8 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
             + string.Join(", ", plan.Select(s => $"{s.Sampler}@{s.Nfe}={s.Steps} steps")));
 
         string dataDir = DataDirectory.Resolve(options.DataDir);
-        using var train = runOptions.LoadData(dataDir, DatasetSplit.Train, new LogProgress<string>(log), cancellationToken: ct);
-        using var test = runOptions.LoadData(dataDir, DatasetSplit.Test, new LogProgress<string>(log), cancellationToken: ct);
+        using var train = runOptions.LoadData(dataDir, DatasetSplit.Train, new SyncProgress<string>(log), cancellationToken: ct);
+        using var test = runOptions.LoadData(dataDir, DatasetSplit.Test, new SyncProgress<string>(log), cancellationToken: ct);
         if (options.Count > test.Count)
             throw new DiffusionException($"--count {options.Count} is more than the {test.Count} test images the reference statistics need.");
 
@@ -50,7 +50,7 @@ internal sealed class QualitySweep(SweepOptions options, Action<string> log)
         log($"Classifier cache: {Path.Combine(cacheDir, dataset)} (trained once if missing) ...");
         var training = options.ClassifierEpochs is int epochs ? new ClassifierTrainingOptions { Epochs = epochs } : null;
         var (classifier, info, _) = ClassifierStore.GetOrLoad(cacheDir, dataset, () => train, () => test, training,
-            new LogProgress<string>(line => log("    " + line)), ct);
+            new SyncProgress<string>(line => log("    " + line)), ct);
         using var _ = classifier;
         var extractor = new ClassifierFeatures(classifier, $"classifier-{dataset}");
         FeatureStatistics reference, realTrain;

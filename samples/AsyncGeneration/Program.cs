@@ -60,7 +60,7 @@ sealed class ProgressLine(int callers)
 {
     private readonly string[] _states = Enumerable.Repeat("queued", callers).ToArray();
 
-    public IProgress<GenerationProgress> For(int caller) => new Reporter(p => Update(caller, p));
+    public IProgress<GenerationProgress> For(int caller) => new SyncProgress<GenerationProgress>(p => Update(caller, p));
 
     private void Update(int caller, GenerationProgress p)
     {
@@ -69,10 +69,5 @@ sealed class ProgressLine(int callers)
             _states[caller] = p.ImagesDone == p.Count ? "done" : $"batch {p.Batch}/{p.Batches} step {p.Step,2}/{p.Steps}";
             Console.Write("\r" + string.Join("  |  ", _states.Select((s, i) => $"caller {i}: {s,-20}")));
         }
-    }
-
-    private sealed class Reporter(Action<GenerationProgress> report) : IProgress<GenerationProgress>
-    {
-        public void Report(GenerationProgress value) => report(value);
     }
 }

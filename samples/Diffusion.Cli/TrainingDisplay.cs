@@ -1,4 +1,5 @@
 using System.Globalization;
+using Diffusion.Core;
 using Diffusion.Core.Training;
 using Spectre.Console;
 
@@ -14,7 +15,7 @@ internal static class TrainingDisplay
     /// <summary>Runs <paramref name="train"/>, handing it the log and the progress sink, and returns its result.</summary>
     public static T Run<T>(Func<IProgress<string>, IProgress<TrainingProgress>, T> train)
     {
-        if (!Live) return train(new Inline<string>(Console.WriteLine), new Inline<TrainingProgress>(p => Console.WriteLine(Line(p, percent: true))));
+        if (!Live) return train(new SyncProgress<string>(Console.WriteLine), new SyncProgress<TrainingProgress>(p => Console.WriteLine(Line(p, percent: true))));
 
         return AnsiConsole.Progress()
             .AutoClear(false)
@@ -23,7 +24,7 @@ internal static class TrainingDisplay
             {
                 var task = context.AddTask("starting ...", maxValue: 1);
                 task.IsIndeterminate = true;   // until the first report says how far the budget is
-                var progress = new Inline<TrainingProgress>(p =>
+                var progress = new SyncProgress<TrainingProgress>(p =>
                 {
                     task.IsIndeterminate = Fraction(p) is null;
                     task.Value = Fraction(p) ?? 0;
@@ -31,7 +32,7 @@ internal static class TrainingDisplay
                 });
                 try
                 {
-                    var result = train(new Inline<string>(AnsiConsole.WriteLine), progress);
+                    var result = train(new SyncProgress<string>(AnsiConsole.WriteLine), progress);
                     task.StopTask();
                     return result;
                 }
@@ -61,10 +62,4 @@ internal static class TrainingDisplay
     }
 
     private static string Format(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"m\:ss", CultureInfo.InvariantCulture);
-
-    /// <summary>Forwards reports synchronously (unlike <see cref="Progress{T}"/>, which posts to the thread pool).</summary>
-    private sealed class Inline<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -52,7 +52,7 @@ internal static class Generation
                     InitialNoise = r.InitialNoise?.narrow(0, start, n),
                     OnStep = batch == 0 && recorder is not null ? Recorder(recorder, c.Autoencoder) : null,
                 };
-                var onStep = progress is null ? null : new Forward(p => progress.Report(new GenerationProgress(b + 1, batches, p.Step, p.Total, done + (p.Step == p.Total ? n : 0), r.Count)));
+                var onStep = progress is null ? null : new SyncProgress<SamplingProgress>(p => progress.Report(new GenerationProgress(b + 1, batches, p.Step, p.Total, done + (p.Step == p.Total ? n : 0), r.Count)));
                 var x = sampler.Sample(view, request, onStep, ct);
                 if (c.Autoencoder is { } ae) x = ae.Decode(x);
                 parts.Add(x.to(ScalarType.Float32).clamp(-1, 1).cpu().MoveToOuterDisposeScope());
@@ -121,11 +121,5 @@ internal static class Generation
             var decoded = autoencoder.Decode(step.Denoised);
             recorder.Record(new SamplingStep(step.Step, step.Total, decoded, decoded));
         };
-    }
-
-    /// <summary>Reports synchronously on the calling thread (unlike <see cref="Progress{T}"/>, which posts).</summary>
-    private sealed class Forward(Action<SamplingProgress> report) : IProgress<SamplingProgress>
-    {
-        public void Report(SamplingProgress value) => report(value);
     }
 }

@@ -172,9 +172,3 @@ public sealed class TrainingTests(ITestOutputHelper output)
         Assert.True(r.Accuracy >= 0.99, $"accuracy {r.Accuracy:P2}");
     }
 }
-
-/// <summary>An IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
-}

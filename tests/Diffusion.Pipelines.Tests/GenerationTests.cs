@@ -38,9 +38,9 @@ public sealed class GenerationTests
         using var pipe = TestPipelines.Create();
         using var cts = new CancellationTokenSource();
         var request = TestPipelines.Request() with { Steps = 40 };
-        var progress = new Inline(p => { if (p.Step == 3) cts.Cancel(); });
+        var progress = new SyncProgress<GenerationProgress>(p => { if (p.Step == 3) cts.Cancel(); });
         int steps = 0;
-        var counted = new Inline(p => { steps++; progress.Report(p); });
+        var counted = new SyncProgress<GenerationProgress>(p => { steps++; progress.Report(p); });
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pipe.GenerateAsync(request, counted, cts.Token));
         Assert.InRange(steps, 3, 4);
         using var again = await pipe.GenerateAsync(TestPipelines.Request());
@@ -52,7 +52,7 @@ public sealed class GenerationTests
     {
         using var pipe = TestPipelines.Create();
         var reports = new List<GenerationProgress>();
-        using var r = pipe.Generate(TestPipelines.Request(count: 5) with { BatchSize = 2 }, new Inline(reports.Add));
+        using var r = pipe.Generate(TestPipelines.Request(count: 5) with { BatchSize = 2 }, new SyncProgress<GenerationProgress>(reports.Add));
         Assert.Equal(3 * 4, reports.Count);                        // 3 batches of 4 steps
         Assert.Equal(new GenerationProgress(3, 3, 4, 4, 5, 5), reports[^1]);
         Assert.Equal(new GenerationProgress(1, 3, 4, 4, 2, 5), reports[3]);
@@ -179,9 +179,4 @@ public sealed class GenerationTests
 
     private static Task<long> LiveTensors(DiffusionPipeline pipe)
         => pipe.RunOnTorchThread(_ => { GC.Collect(); GC.WaitForPendingFinalizers(); return DisposeScopeManager.Statistics.ThreadTotalLiveCount; });
-
-    private sealed class Inline(Action<GenerationProgress> report) : IProgress<GenerationProgress>
-    {
-        public void Report(GenerationProgress value) => report(value);
-    }
 }

@@ -120,7 +120,7 @@ public sealed class RunEvaluatorTests(TinyRuns runs) : IClassFixture<TinyRuns>, 
         {
             Metrics = [MetricNames.Kid], CountPerClass = 4, GuidanceScales = [1, 3, 5],
             GuidanceInterval = new SigmaInterval(0.28, 5.42), GuidanceRescale = 0.7,
-        }, new SyncProgress(lines.Add));
+        }, new SyncProgress<string>(lines.Add));
 
         Assert.False(report.Conditional);
         var result = Assert.Single(report.Results);
@@ -181,7 +181,7 @@ public sealed class RunEvaluatorTests(TinyRuns runs) : IClassFixture<TinyRuns>, 
         var lines = new List<string>();
         void Refused(string run, EvaluationOptions options, string expected)
         {
-            var e = Assert.Throws<DiffusionException>(() => RunEvaluator.Evaluate(run, options, new SyncProgress(lines.Add)));
+            var e = Assert.Throws<DiffusionException>(() => RunEvaluator.Evaluate(run, options, new SyncProgress<string>(lines.Add)));
             Assert.Contains(expected, e.Message);
         }
 
@@ -205,7 +205,7 @@ public sealed class RunEvaluatorTests(TinyRuns runs) : IClassFixture<TinyRuns>, 
     {
         var run = TinyRuns.Copy(runs.Conditional, _dir);
         using var cts = new CancellationTokenSource();
-        var log = new SyncProgress(line => { if (line == "guidance 1: sampled 3/4 images") cts.Cancel(); });
+        var log = new SyncProgress<string>(line => { if (line == "guidance 1: sampled 3/4 images") cts.Cancel(); });
 
         Assert.ThrowsAny<OperationCanceledException>(() => RunEvaluator.Evaluate(run, Options, log, cts.Token));
         Assert.False(File.Exists(Path.Combine(run, RunEvaluator.JsonFile)));
@@ -217,7 +217,7 @@ public sealed class RunEvaluatorTests(TinyRuns runs) : IClassFixture<TinyRuns>, 
     {
         var run = TinyRuns.Copy(runs.Conditional, _dir);
         using var cts = new CancellationTokenSource();
-        var log = new SyncProgress(line => { if (line.StartsWith("guidance 3: sampling", StringComparison.Ordinal)) cts.Cancel(); });
+        var log = new SyncProgress<string>(line => { if (line.StartsWith("guidance 3: sampling", StringComparison.Ordinal)) cts.Cancel(); });
 
         var report = RunEvaluator.Evaluate(run, Options, log, cts.Token);
 
@@ -243,10 +243,4 @@ public sealed class RunEvaluatorTests(TinyRuns runs) : IClassFixture<TinyRuns>, 
         foreach (var bad in new[] { "5,1", "1,1", "-1,2", "1", "a,b", "1,2,3", "" })
             Assert.False(SigmaInterval.TryParse(bad, out _), bad);
     }
-}
-
-/// <summary>An IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-internal sealed class SyncProgress(Action<string> report) : IProgress<string>
-{
-    public void Report(string value) => report(value);
 }

@@ -186,7 +186,9 @@ public static class ClassifierStore
             }
         }
         log?.Report($"Training the {datasetKey} classifier once (cached in {folder}) ...");
-        var progress = log is null ? null : new LineProgress(log);
+        // Synchronous: Progress<T> would post the lines to the thread pool and reorder them.
+        var progress = log is null ? null : new SyncProgress<ClassifierTrainingProgress>(p => log.Report(string.Create(CultureInfo.InvariantCulture,
+            $"classifier training: epoch {p.Epoch}/{p.Epochs}, step {p.Step}/{p.TotalSteps}, loss {p.Loss:F4}, {p.Elapsed.TotalSeconds:F0} s")));
         // Read outside the scope below: the datasets belong to the caller and outlive this call.
         var trainData = train();
         var testData = test();
@@ -240,14 +242,6 @@ public static class ClassifierStore
             if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         }
         return (classifier, info);
-    }
-
-    /// <summary>Training progress as log lines, reported synchronously (<see cref="Progress{T}"/> would post them to the
-    /// thread pool and reorder them).</summary>
-    private sealed class LineProgress(IProgress<string> log) : IProgress<ClassifierTrainingProgress>
-    {
-        public void Report(ClassifierTrainingProgress p) => log.Report(string.Create(CultureInfo.InvariantCulture,
-            $"classifier training: epoch {p.Epoch}/{p.Epochs}, step {p.Step}/{p.TotalSteps}, loss {p.Loss:F4}, {p.Elapsed.TotalSeconds:F0} s"));
     }
 
     private static (Classifier, ClassifierInfo)? TryLoadCached(string folder, ClassifierTrainingOptions options)

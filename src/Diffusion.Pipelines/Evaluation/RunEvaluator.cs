@@ -143,13 +143,7 @@ public static class RunEvaluator
         {
             Count = count, Classes = labels, SamplerInstance = sampler, Steps = options.Steps, GuidanceScale = guidance, Guidance = guidanceOptions,
             Seed = options.Seed, BatchSize = options.BatchSize,
-        }, batches is null ? null : new StepForward(batches), cancellationToken);
+        }, batches is null ? null : new SyncProgress<GenerationProgress>(g => batches.Report(new SamplingProgress(g.Step, g.Steps))), cancellationToken);
         return result.Images; // the result holds nothing else (no trajectory): its tensor is the caller's to dispose
-    }
-
-    /// <summary>Hands the pipeline's per-step reports to the batch log, synchronously.</summary>
-    private sealed class StepForward(SamplingLog log) : IProgress<GenerationProgress>
-    {
-        public void Report(GenerationProgress value) => log.Report(new SamplingProgress(value.Step, value.Steps));
     }
 }

@@ -97,7 +97,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
         var run = Path.Combine(_dir, "nan-once");
         var warnings = new List<string>();
         using var t = NewTrainer(run, Options(6), new NanAt(new NoiseSchedule(new ScheduleOptions()), call => call == 3));
-        t.Log = new Inline(warnings.Add);
+        t.Log = new SyncProgress<string>(warnings.Add);
         var result = t.Run();
         Assert.Equal(6, result.Steps);
         Assert.Equal(1, t.SkippedSteps);
@@ -120,10 +120,5 @@ public sealed class CheckpointIntegrityTests : IDisposable
         var ema = StateDicts.Load(Path.Combine(Trainer.CheckpointDirectory(run), Trainer.EmaFile));
         try { Assert.True(ema.Values.All(w => isfinite(w).all().item<bool>())); }
         finally { foreach (var w in ema.Values) w.Dispose(); }
-    }
-
-    private sealed class Inline(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
     }
 }

@@ -120,9 +120,3 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains(path, e.Message);
     }
 }
-
-/// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
-}
