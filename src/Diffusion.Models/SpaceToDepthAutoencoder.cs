@@ -86,8 +86,7 @@ public sealed class SpaceToDepthAutoencoder : IAutoencoder
     /// <exception cref="DiffusionException">The config is missing, names another class, or is inconsistent.</exception>
     public static SpaceToDepthAutoencoder Load(string folder)
     {
-        var c = ComponentConfig.Read(Path.Combine(folder, "config.json"));
-        if (c.ClassName != ClassName) throw new DiffusionException($"{c.Source}: unknown autoencoder class '{c.ClassName}'; expected {ClassName}.");
+        var c = ComponentConfig.Read(Path.Combine(folder, "config.json"), "autoencoder", ClassName);
         var a = new SpaceToDepthAutoencoder(c.RequiredInt("in_channels"), c.RequiredInt("downsample_factor"), c.Double("scaling_factor") ?? 1.0);
         if (c.Int("latent_channels") is int latent && latent != a.LatentChannels)
             throw new DiffusionException($"{c.Source}: latent_channels {latent} does not match in_channels·factor² = {a.LatentChannels}.");

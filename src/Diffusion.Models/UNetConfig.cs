@@ -60,9 +60,7 @@ public static class UNetConfig
     /// <exception cref="DiffusionException">The config is missing, names another class, or has unsupported, inconsistent or unknown keys.</exception>
     public static UNetOptions Load(string folder, Prediction prediction)
     {
-        var c = ComponentConfig.Read(Path.Combine(folder, FileName));
-        if (c.ClassName != ClassName)
-            throw new DiffusionException($"{c.Source}: unknown UNet class '{c.ClassName}'; this SDK builds {ClassName}.");
+        var c = ComponentConfig.Read(Path.Combine(folder, FileName), "UNet", ClassName);
         var channels = c.IntArray("block_out_channels") ?? throw new DiffusionException($"{c.Source} lacks block_out_channels.");
         if (channels.Length == 0 || channels[0] < 1 || channels.Any(ch => ch % channels[0] != 0))
             throw new DiffusionException($"{c.Source}: block_out_channels [{string.Join(", ", channels)}] must be positive multiples of the first level's channels.");

@@ -78,9 +78,7 @@ public static class PipelineFolder
     public static PipelineComponents Load(string folder, Device device, Precision precision)
     {
         FileManifest.Verify(folder, $"Model folder '{folder}'");
-        var index = ComponentConfig.Read(Path.Combine(folder, IndexFile));
-        if (index.ClassName != PipelineClass)
-            throw new DiffusionException($"{index.Source}: unknown pipeline class '{index.ClassName}'; this SDK loads {PipelineClass}.");
+        var index = ComponentConfig.Read(Path.Combine(folder, IndexFile), "pipeline", PipelineClass);
         string? ClassOf(string name, bool required)
         {
             var entry = index.StringArrayOrNulls(name);

@@ -50,6 +50,19 @@ public sealed class ComponentConfig
         }
     }
 
+    /// <summary>Reads <paramref name="path"/> and checks that its <c>_class_name</c> is one of <paramref name="classNames"/>.</summary>
+    /// <param name="path">The config file.</param>
+    /// <param name="kind">What the component is, for the message (e.g. "UNet", "scheduler").</param>
+    /// <param name="classNames">The class names this SDK reads for it.</param>
+    /// <exception cref="DiffusionException">The file is missing or not a JSON object, or names another class.</exception>
+    public static ComponentConfig Read(string path, string kind, params string[] classNames)
+    {
+        var config = Read(path);
+        if (!classNames.Contains(config.ClassName, StringComparer.Ordinal))
+            throw new DiffusionException($"{config.Source}: unknown {kind} class '{config.ClassName}'. Known: {string.Join(", ", classNames)}.");
+        return config;
+    }
+
     /// <summary>Writes <paramref name="config"/> to <paramref name="path"/> atomically, indented.</summary>
     public static void Write(JsonObject config, string path)
         => AtomicFile.WriteAllText(path, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

@@ -45,9 +45,8 @@ public sealed record SchedulerConfig(ScheduleOptions Schedule, Prediction Predic
     /// <exception cref="DiffusionException">The file is missing, names another class, or has unsupported or unknown keys.</exception>
     public static SchedulerConfig Load(string folder)
     {
-        var c = ComponentConfig.Read(Path.Combine(folder, FileName));
-        if (c.ClassName is not (ClassName or "DDIMScheduler" or "EulerDiscreteScheduler" or "DPMSolverMultistepScheduler"))
-            throw new DiffusionException($"{c.Source}: unknown scheduler class '{c.ClassName}'. Known: {ClassName}, DDIMScheduler, EulerDiscreteScheduler, DPMSolverMultistepScheduler (their schedule settings are read; the sampler is chosen when generating).");
+        // diffusers' other scheduler classes share these schedule settings; the sampler is chosen when generating.
+        var c = ComponentConfig.Read(Path.Combine(folder, FileName), "scheduler", ClassName, "DDIMScheduler", "EulerDiscreteScheduler", "DPMSolverMultistepScheduler");
         var kind = c.String("beta_schedule") switch
         {
             null or "linear" => BetaSchedule.Linear,

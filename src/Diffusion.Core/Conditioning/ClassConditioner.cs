@@ -85,8 +85,7 @@ public sealed class ClassConditioner : IConditioner<int>
     /// <exception cref="DiffusionException">The config is missing, names another class, or is inconsistent.</exception>
     public static ClassConditioner Load(string folder)
     {
-        var c = ComponentConfig.Read(Path.Combine(folder, "config.json"));
-        if (c.ClassName != ClassName) throw new DiffusionException($"{c.Source}: unknown conditioner class '{c.ClassName}'; expected {ClassName}.");
+        var c = ComponentConfig.Read(Path.Combine(folder, "config.json"), "conditioner", ClassName);
         int classes = c.RequiredInt("num_classes");
         var names = c.StringArray("class_names");
         c.EnsureAllRead();
