@@ -21,9 +21,10 @@ namespace Diffusion.Pipelines.Training;
 public static class RunTrainer
 {
     /// <summary>Resolves the options a run will train with, without touching data or weights.</summary>
-    /// <returns>The options and whether an existing run is resumed.</returns>
+    /// <returns>The options, the run folder (<see cref="TrainRunOptions.OutputDirectory"/> or <c>runs/&lt;preset&gt;</c>) and
+    /// whether an existing run there is resumed.</returns>
     /// <exception cref="DiffusionException">The preset is unknown, or a resumed run would change its schedule or prediction.</exception>
-    public static (RunOptions Options, bool Resuming) Resolve(TrainRunOptions request)
+    public static (RunOptions Options, string OutputDirectory, bool Resuming) Resolve(TrainRunOptions request)
     {
         ArgumentNullException.ThrowIfNull(request);
         var options = Presets.Get(request.Preset);
@@ -51,7 +52,7 @@ public static class RunTrainer
             options = options with { Model = options.Model with { Prediction = prediction } };
         }
         options.Training.Validate();
-        return (options, resuming);
+        return (options, outDir, resuming);
     }
 
     /// <summary>Trains until the budget is reached or <paramref name="cancellationToken"/> fires (then saves a
@@ -64,8 +65,7 @@ public static class RunTrainer
     public static TrainRunResult Run(TrainRunOptions request, IProgress<string>? log = null, IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        var (options, resuming) = Resolve(request);
-        var outDir = request.OutputDirectory ?? Path.Combine("runs", options.Preset);
+        var (options, outDir, resuming) = Resolve(request);
         if (resuming) log?.Report($"Resuming run in {outDir} (preset {options.Preset}).");
         var device = Devices.Resolve(request.Device);
         var dataDir = DataDirectory.Resolve(request.DataDirectory);
@@ -99,16 +99,22 @@ public static class RunTrainer
     {
         ArgumentNullException.ThrowIfNull(options);
         using var scope = NewDisposeScope();
-        using var network = new UNet(options.Model);
-        StateDicts.CopyInto(network, emaWeights, "EMA weights");
+        using var network = EmaNetwork(options, emaWeights);
         PipelineFolder.Save(PipelineFolder.FromRun(options, network, classNames), folder);
+    }
+
+    /// <summary>A float32 network of the run's architecture holding <paramref name="emaWeights"/>.</summary>
+    private static UNet EmaNetwork(RunOptions options, IReadOnlyDictionary<string, Tensor> emaWeights)
+    {
+        var network = new UNet(options.Model);
+        StateDicts.CopyInto(network, emaWeights, "EMA weights");
+        return network;
     }
 
     private static void Preview(RunOptions options, Trainer trainer, string outDir, int step, IReadOnlyList<string> classNames)
     {
         using var scope = NewDisposeScope();
-        using var network = new UNet(options.Model);
-        StateDicts.CopyInto(network, trainer.EmaWeights, "EMA weights");
+        using var network = EmaNetwork(options, trainer.EmaWeights);
         if (Precision.Auto.Resolve() == Precision.BFloat16) network.to(ScalarType.BFloat16);
         network.eval();
         var components = PipelineFolder.FromRun(options, network, classNames);

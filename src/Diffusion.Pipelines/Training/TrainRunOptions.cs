@@ -53,9 +53,6 @@ public sealed record TrainRunOptions
 
     /// <summary>"auto", "cpu", "cuda" or "cuda:N". Default "auto".</summary>
     public string Device { get; init; } = "auto";
-
-    /// <summary>The run folder this resolves to.</summary>
-    public string ResolvedOutputDirectory => OutputDirectory ?? Path.Combine("runs", Preset);
 }
 
 /// <summary>What a finished (or stopped) training run reports.</summary>
