@@ -189,12 +189,8 @@ internal static partial class Commands
             if (cls is not null) throw new DiffusionException("This model is unconditional; drop --class.");
             return (null, (int)Math.Ceiling(Math.Sqrt(count)));
         }
-        if (cls is int only)
-        {
-            if (only < 0 || only >= classNames.Count)
-                throw new DiffusionException($"Class {only} is out of range: this model knows classes 0 to {classNames.Count - 1} ({string.Join(", ", classNames)}).");
-            return (Enumerable.Repeat(only, count).ToArray(), (int)Math.Ceiling(Math.Sqrt(count)));
-        }
+        // An unknown class is refused by the pipeline's conditioner, with the valid ones listed.
+        if (cls is int only) return (Enumerable.Repeat(only, count).ToArray(), (int)Math.Ceiling(Math.Sqrt(count)));
         int perRow = Math.Max(1, count / classNames.Count);
         count = perRow * classNames.Count;
         return (Enumerable.Range(0, count).Select(i => i / perRow).ToArray(), perRow);
