@@ -222,7 +222,7 @@ public sealed class Trainer : IDisposable
         }
         var gradients = _weights.Gradients();
         GradientHook?.Invoke(gradients);
-        if (!isfinite(total).all().item<bool>() || !isfinite(gradients).all().item<bool>())
+        if (!isfinite(total).all().logical_and(isfinite(gradients).all()).item<bool>()) // one host sync per step
         {
             // A NaN or Inf would poison the weights, the optimizer moments and the EMA: skip the update.
             _weights.ZeroGradients();
