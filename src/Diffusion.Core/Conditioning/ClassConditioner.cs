@@ -41,8 +41,7 @@ public sealed class ClassConditioner : IConditioner<int>
     public static Condition FromLabels(Tensor labels) => new() { Labels = labels };
 
     /// <inheritdoc />
-    public Condition Unconditional(int batch, Device device)
-        => new() { Labels = full(new long[] { batch }, Classes, dtype: ScalarType.Int64, device: device) };
+    public Condition Unconditional(int batch, Device device) => new() { Labels = NullLabels(batch, device) };
 
     /// <inheritdoc />
     /// <remarks>Replaces the labels by the null class and keeps every other field.</remarks>
@@ -53,8 +52,11 @@ public sealed class ClassConditioner : IConditioner<int>
         if (conditional.BatchSize is not long b)
             throw new DiffusionException("An empty condition has no rows to make unconditional; use Unconditional(batch, device).");
         var device = (conditional.Labels ?? conditional.All.First().Value).device;
-        return conditional.With(Condition.Fields.Labels, full(new long[] { b }, Classes, dtype: ScalarType.Int64, device: device));
+        return conditional.With(Condition.Fields.Labels, NullLabels(b, device));
     }
+
+    /// <summary>The null class for <paramref name="batch"/> rows, int64 (B).</summary>
+    private Tensor NullLabels(long batch, Device device) => full(new[] { batch }, Classes, dtype: ScalarType.Int64, device: device);
 
     /// <inheritdoc />
     /// <exception cref="DiffusionException">The batch has no labels.</exception>
