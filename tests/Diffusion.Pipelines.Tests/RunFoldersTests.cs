@@ -11,7 +11,9 @@ public sealed class RunFoldersTests
     {
         using var root = new TempDir();
         var run = Path.Combine(root, "b-run");
-        RunTrainer.Run(new TrainRunOptions { Preset = "tiny", Steps = 10, OutputDirectory = run, Precision = Precision.Float32 });
+        var images = Path.Combine(root, "a-images"); // no run.json: not listed
+        TinyRuns.WriteImages(images, classFolders: true);
+        RunTrainer.Run(new TrainRunOptions { Preset = "tiny", Steps = 10, OutputDirectory = run, Precision = Precision.Float32, Dataset = "folder:" + images, BatchSize = 8 });
         Directory.CreateDirectory(Path.Combine(root, "a-not-a-run"));
         File.AppendAllText(Path.Combine(run, "metrics.jsonl"), "{\"step\": 1"); // a line cut by a crash is passed over
 

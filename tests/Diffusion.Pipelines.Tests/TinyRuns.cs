@@ -75,7 +75,7 @@ public sealed class TinyRuns : IDisposable
     }
 
     /// <summary>30 dark and 30 light 28 × 28 images in two class folders, or 40 of all shades in one flat folder.</summary>
-    private static void WriteImages(string folder, bool classFolders)
+    internal static void WriteImages(string folder, bool classFolders)
     {
         using var scope = NewDisposeScope();
         var generator = new Generator(1, CPU);
