@@ -105,17 +105,7 @@ public static class PipelineFolder
             throw new DiffusionException($"'{folder}': the UNet is class-conditional ({options.NumClasses} classes) but model_index.json names no conditioner.");
         IAutoencoder? autoencoder = vaeClass is null ? null : SpaceToDepthAutoencoder.Load(Path.Combine(folder, Vae));
 
-        var network = new UNet(options);
-        try
-        {
-            ComponentWeights.Load(network, Path.Combine(folder, Unet));
-            Prepare(network, device, precision);
-        }
-        catch
-        {
-            network.Dispose();
-            throw;
-        }
+        var network = LoadNetwork(options, Path.Combine(folder, Unet, ComponentWeights.FileName), device, precision);
         return new PipelineComponents
         {
             Denoiser = network,
@@ -150,18 +140,7 @@ public static class PipelineFolder
         if (!File.Exists(weights))
             throw new DiffusionException($"Run '{runDirectory}' has no checkpoint yet ({weights} is missing); train it first.");
         FileManifest.Verify(checkpoint, $"Checkpoint '{checkpoint}'");
-        var network = new UNet(options.Model);
-        try
-        {
-            StateDicts.LoadInto(network, weights);
-            Prepare(network, device, precision);
-        }
-        catch
-        {
-            network.Dispose();
-            throw;
-        }
-        return FromRun(options, network);
+        return FromRun(options, LoadNetwork(options.Model, weights, device, precision));
     }
 
     /// <summary>The components of a run whose network is already built and loaded.</summary>
@@ -178,6 +157,24 @@ public static class PipelineFolder
             SampleShape = [m.InChannels, m.SampleSize, m.SampleSize],
             ClipSample = 1.0, // pixel data lie in [-1, 1]
         };
+    }
+
+    /// <summary>A UNet of <paramref name="options"/> with the weights of <paramref name="weights"/> (strictly), in eval mode on
+    /// <paramref name="device"/>, converted to bf16 when <paramref name="precision"/> resolves to it.</summary>
+    private static UNet LoadNetwork(UNetOptions options, string weights, Device device, Precision precision)
+    {
+        var network = new UNet(options);
+        try
+        {
+            StateDicts.LoadInto(network, weights);
+            Prepare(network, device, precision);
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
     }
 
     private static void Prepare(UNet network, Device device, Precision precision)
