@@ -38,10 +38,10 @@ using var sigint = StopOn(PosixSignal.SIGINT, "Ctrl-C");
 using var sigterm = StopOn(PosixSignal.SIGTERM, "SIGTERM");
 try
 {
-    // Every command but 'samplers' needs libtorch: check that its native library loads (one line instead of TorchSharp's
-    // trace). Help, --version and completion run without it.
+    // Every command but 'samplers' and 'runs' needs libtorch: check that its native library loads (one line instead of
+    // TorchSharp's trace). Help, --version and completion run without it.
     var command = parse.CommandResult.Command;
-    if (parse.Action == command.Action && command.Name != "samplers" && NativeCheck.LoadError() is { } reason)
+    if (parse.Action == command.Action && command.Name is not ("samplers" or "runs") && NativeCheck.LoadError() is { } reason)
     {
         Console.Error.WriteLine($"error: TorchSharp's native library could not be loaded ({reason}); run 'bash scripts/torchsharp-compat.sh' (see README, \"Older Linux distributions\").");
         return 1;
