@@ -44,7 +44,7 @@ internal static partial class Commands
         var dataDir = Flags.Text("--data-dir", "Folder holding the datasets (for the classifier and the real images).");
         var classifierDir = Flags.Text("--classifier-dir", "Where the project's classifier is cached. [default: <run>/../classifiers]");
         var referenceDir = Flags.Text("--reference-dir", "Where features of real images are cached per (dataset, split, extractor, N). [default: <run>/../references]");
-        var precision = PrecisionOption("auto, bf16 or fp32 for the network.");
+        var precision = PrecisionOption("auto, bf16, fp32 or autocast (fp32 weights, bf16 convolutions and matmuls) for the network.");
         var threads = ThreadsOption("CPU threads for TorchSharp and ONNX Runtime (1 is faster when other processes share the cores).");
 
         var command = new Command("eval", "Sample from a run and measure class accuracy, FID, KID, IS and precision/recall (with real-vs-real floors); writes eval.json and eval.md.")

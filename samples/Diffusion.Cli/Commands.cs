@@ -43,7 +43,7 @@ internal static partial class Commands
         var prediction = Flags.Choice<Prediction?>("--prediction", "What the network of a new run predicts: eps (the noise, Ho et al. 2020), v (velocity, Salimans & Ho 2022) or x0 (overrides the preset's: v for faces and faces32, eps for the others; a resumed run keeps its own).", "prediction",
             [(["eps", "epsilon"], Prediction.Epsilon), (["v"], Prediction.V), (["x0", "sample"], Prediction.Sample)]);
         var seed = Flags.Int("--seed", "Random seed.", (int)defaults.Seed, 0);
-        var precision = PrecisionOption("auto (bf16 where the CPU has bf16 instructions, else fp32), bf16 (mixed precision) or fp32.");
+        var precision = PrecisionOption("auto (bf16 where the CPU has bf16 instructions, else fp32), bf16 (mixed precision), fp32 or autocast (fp32 weights, ATen autocast).");
         var threads = ThreadsOption("CPU threads for TorchSharp.");
         var device = DeviceOption();
         var from = Flags.Choice<ResumePoint?>("--from", "Resume from the latest checkpoint or the previous one (when the latest is corrupted): latest or previous. [default: latest]", "checkpoint",
@@ -100,7 +100,7 @@ internal static partial class Commands
         var output = Flags.Text("--out", "Grid PNG to write. [default: <run>/samples/grid.png]");
         var gif = Flags.Text("--gif", "Also write an animated GIF of the denoising trajectory.");
         var pngDir = Flags.Text("--png-dir", "Also write one PNG per image plus labels.csv into this folder.");
-        var precision = PrecisionOption("auto, bf16 or fp32 for the network.");
+        var precision = PrecisionOption("auto, bf16, fp32 or autocast (fp32 weights, bf16 convolutions and matmuls) for the network.");
         var device = DeviceOption();
         var initOption = Flags.Text("--init", "Start from this picture (image-to-image; PNG, JPEG, ...), of the model's image size.");
         var strengthOption = Flags.Double("--strength", "With --init: the fraction of the schedule to run, in (0, 1]; small values change the picture little.", defaults.Strength, 1e-6, 1);
@@ -248,7 +248,7 @@ internal static partial class Commands
     };
 
     private static Option<Precision> PrecisionOption(string description) => Flags.Choice<Precision>("--precision", description, "precision",
-        [(["auto"], Precision.Auto), (["bf16", "bfloat16"], Precision.BFloat16), (["fp32", "float32"], Precision.Float32)], Precision.Auto);
+        [(["auto"], Precision.Auto), (["bf16", "bfloat16"], Precision.BFloat16), (["fp32", "float32"], Precision.Float32), (["autocast", "amp"], Precision.Autocast)], Precision.Auto);
 
     private static Option<int> ThreadsOption(string description) => Flags.Int("--threads", description, Environment.ProcessorCount, 1, 256);
 

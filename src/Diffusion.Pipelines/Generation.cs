@@ -1,5 +1,6 @@
 using Diffusion.Core;
 using Diffusion.Core.Imaging;
+using Diffusion.Core.Training;
 using Diffusion.Models;
 using Diffusion.Samplers;
 using TorchSharp;
@@ -27,6 +28,7 @@ internal static class Generation
 
         ct.ThrowIfCancellationRequested();
         using var outer = NewDisposeScope();
+        using var amp = c.Autocast ? Autocast.Enter(device) : null; // thread-local: this is the pipeline's torch thread
         var init = r.InitImage is null ? null : InitLatent(c, r, device);
         var recorder = r.TrajectoryEvery is int every ? new TrajectoryRecorder(every, denoised: c.Autoencoder is not null, maxImages: r.TrajectoryImages) : null;
         try

@@ -29,6 +29,11 @@ public sealed record PipelineComponents
     /// <c>clip_sample</c>), or null for none (the default for latents).</summary>
     public double? ClipSample { get; init; }
 
+    /// <summary>Whether sampling runs under ATen's autocast (<see cref="Diffusion.Core.Training.Autocast"/>): float32 weights,
+    /// convolutions, matrix products and attention in bfloat16. <see cref="DiffusionPipeline.Load"/> sets it for
+    /// <see cref="Diffusion.Core.Training.Precision.Autocast"/>. Default false.</summary>
+    public bool Autocast { get; init; }
+
     /// <summary>Checks that the parts fit together.</summary>
     /// <exception cref="DiffusionException">A part is missing or the shapes disagree.</exception>
     public void Validate()

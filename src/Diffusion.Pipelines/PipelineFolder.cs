@@ -108,6 +108,7 @@ public static class PipelineFolder
         var network = LoadNetwork(options, Path.Combine(folder, Unet, ComponentWeights.FileName), device, precision);
         return new PipelineComponents
         {
+            Autocast = precision.Resolve(device) == Precision.Autocast,
             Denoiser = network,
             Scheduler = new NoiseSchedule(scheduler.Schedule),
             Conditioner = conditioner,
@@ -140,7 +141,7 @@ public static class PipelineFolder
         if (!File.Exists(weights))
             throw new DiffusionException($"Run '{runDirectory}' has no checkpoint yet ({weights} is missing); train it first.");
         FileManifest.Verify(checkpoint, $"Checkpoint '{checkpoint}'");
-        return FromRun(options, LoadNetwork(options.Model, weights, device, precision));
+        return FromRun(options, LoadNetwork(options.Model, weights, device, precision)) with { Autocast = precision.Resolve(device) == Precision.Autocast };
     }
 
     /// <summary>The components of a run whose network is already built and loaded.</summary>
@@ -179,6 +180,8 @@ public static class PipelineFolder
 
     private static void Prepare(UNet network, Device device, Precision precision)
     {
+        if (precision.Resolve(device) == Precision.Autocast && !Autocast.IsAvailable)
+            throw new DiffusionException("Precision.Autocast needs libtorch's autocast entry points, which this native library lacks; use BFloat16 or Float32.");
         if (precision.Resolve(device) == Precision.BFloat16) network.to(ScalarType.BFloat16);
         network.to(device);
         network.eval();

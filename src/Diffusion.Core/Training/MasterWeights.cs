@@ -31,7 +31,7 @@ public sealed class MasterWeights : IDisposable
     public MasterWeights(nn.Module network, Precision precision)
     {
         ArgumentNullException.ThrowIfNull(network);
-        _separate = precision.Resolve(network.parameters().FirstOrDefault()?.device) != Precision.Float32;
+        _separate = precision.Resolve(network.parameters().FirstOrDefault()?.device) == Precision.BFloat16;
         Network = network;
         var trainable = network.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         Layout = new ParameterLayout(trainable.Select(p => (p.name, p.parameter.shape)));

@@ -75,7 +75,9 @@ public sealed class Trainer : IDisposable
         RunDirectory = runDirectory;
         _device = device ?? CPU;
         network.to(_device);
-        _weights = new MasterWeights(network, options.Precision);
+        if (options.Precision == Precision.Autocast && !Autocast.IsAvailable)
+            throw new DiffusionException("Precision.Autocast needs libtorch's autocast entry points, which this native library lacks; use BFloat16 or Float32.");
+        _weights = new MasterWeights(network, options.Precision == Precision.Autocast ? Precision.Float32 : options.Precision);
         _optimizer = new AdamW(_weights.Layout, options.Beta1, options.Beta2, options.AdamEpsilon, options.WeightDecay, _device);
         _ema = new ExponentialMovingAverage(_weights.Layout, _weights.Master, options.EmaDecay);
         _objective = objective ?? new DiffusionObjective(scheduler, _denoiser.Prediction, options.MinSnrGamma);
@@ -100,7 +102,8 @@ public sealed class Trainer : IDisposable
     /// <summary>The float32 master weights by parameter name (live).</summary>
     public IReadOnlyDictionary<string, Tensor> Weights => _weights.Masters.ToDictionary(m => m.Name, m => m.Weight);
 
-    /// <summary>The dtype the network computes in (its trainable parameters' dtype during training).</summary>
+    /// <summary>The dtype of the network's trainable parameters during training: bfloat16 for <see cref="Precision.BFloat16"/>,
+    /// float32 otherwise (with <see cref="Precision.Autocast"/> the parameters stay float32 and ATen casts per operation).</summary>
     public ScalarType ComputeType => Options.Precision == Precision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
 
     /// <summary>
@@ -259,6 +262,9 @@ public sealed class Trainer : IDisposable
             using (no_grad()) x0 = _autoencoder.Encode(x0, _generator);
         var condition = _conditioner?.EncodeBatch(batch, _device) ?? Condition.None;
         if (_conditioner is not null) condition = _conditioner.DropForTraining(condition, o.LabelDropout, _generator);
+        // Autocast covers the forward pass and the loss; backward runs outside it (the recorded casts give it its dtypes),
+        // and closing the scope drops the cached bf16 weights, which the optimizer step is about to change.
+        using var amp = Options.Precision == Precision.Autocast ? Autocast.Enter(_device) : null;
         return _objective.Loss(_network, x0, condition, _generator);
     }
 

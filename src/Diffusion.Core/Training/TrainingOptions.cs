@@ -15,6 +15,10 @@ public enum Precision
     /// <summary><see cref="BFloat16"/> where the hardware computes it fast (see <see cref="PrecisionSupport"/>), else
     /// <see cref="Float32"/>. Resolved once when a run starts; the run's saved options record the choice.</summary>
     Auto,
+    /// <summary>Float32 parameters, gradients and optimizer; ATen's autocast (<see cref="Training.Autocast"/>) runs the
+    /// convolutions, matrix products and attention in bfloat16 and keeps losses and its float32 list in float32, as
+    /// PyTorch's <c>torch.autocast(dtype=torch.bfloat16)</c> does. Fast on the same hardware as <see cref="BFloat16"/>.</summary>
+    Autocast,
 }
 
 /// <summary>Learning-rate shape after warm-up.</summary>
