@@ -40,7 +40,8 @@ public sealed class Trainer : IDisposable
     /// the caller should know: it moves it to <paramref name="device"/>, and its trainable parameters become views of the
     /// trainer's flat compute buffer — bfloat16 when <see cref="TrainingOptions.Precision"/> resolves to
     /// <see cref="Precision.BFloat16"/> (the whole module is converted; <see cref="ComputeType"/> says which), while float32
-    /// master weights live in the trainer (<see cref="Weights"/>, <see cref="EmaWeights"/>). To use the result in float32,
+    /// master weights live in the trainer (<see cref="Weights"/>, <see cref="EmaWeights"/>); float32 otherwise, also for
+    /// <see cref="Precision.Autocast"/>, where the network keeps its float32 parameters and ATen casts per operation. To use the result in float32,
     /// load <see cref="EmaWeights"/> into a fresh network. Parameters with <c>requires_grad = false</c> (a frozen text
     /// encoder, the UNet under a ControlNet) are neither trained nor checkpointed.</param>
     /// <param name="scheduler">The noise schedule.</param>
