@@ -22,7 +22,7 @@ internal static class Child
         var mode = args[0];
         var r = mode switch
         {
-            "train" => Train(Network(args[1]), Precision(args[2]), Int(args[3]), Int(args[4]), Int(args[5])),
+            "train" => Train(Network(args[1]), Precision(args[2]), Int(args[3]), Int(args[4]), Int(args[5]), args.Length > 6 && args[6] == "checkpointing"),
             "sample" => Sample(Network(args[1]), Precision(args[2]), Int(args[3]), Int(args[4]), double.Parse(args[5], CultureInfo.InvariantCulture), Int(args[6])),
             "matmul" => Matmul(Int(args[1])),
             "dump" => Dump(Network(args[1]), args[2]),
@@ -49,7 +49,7 @@ internal static class Child
     };
 
     /// <summary>Training images/s of the SDK's real <see cref="Trainer"/> (EMA, clipping, NaN guard, AdamW) on in-memory data.</summary>
-    private static JsonObject Train(RunOptions run, Precision precision, int batch, int steps, int warmup)
+    private static JsonObject Train(RunOptions run, Precision precision, int batch, int steps, int warmup, bool checkpointing)
     {
         var model = run.Model;
         using var dir = new TempFolder();
@@ -58,10 +58,11 @@ internal static class Child
         var options = run.Training with
         {
             BatchSize = batch, MaxSteps = warmup + steps, MaxMinutes = null, Precision = precision, LogEvery = 1,
-            CheckpointEvery = int.MaxValue / 2, SampleEvery = null,
+            CheckpointEvery = int.MaxValue / 2, SampleEvery = null, GradientCheckpointing = checkpointing,
         };
         using var trainer = new Trainer(net, new NoiseSchedule(run.Schedule), model.NumClasses is int k ? new ClassConditioner(k) : null,
             new RandomImages(model), options, dir.Path);
+        double before = RssMB(); // the runtime, libtorch, the network, the optimizer and the data: what training adds comes on top
         var clock = new Stopwatch();
         double? start = null, end = null;
         double loss = double.NaN;
@@ -74,7 +75,7 @@ internal static class Child
         return new JsonObject
         {
             ["imagesPerSecond"] = batch * steps / end.Value, ["secondsPerStep"] = end.Value / steps, ["loss"] = loss,
-            ["parameters"] = net.ParameterCount,
+            ["parameters"] = net.ParameterCount, ["rssBeforeTrainingMB"] = before, ["gradientCheckpointing"] = checkpointing,
         };
     }
 
@@ -159,10 +160,14 @@ internal static class Child
         return new JsonObject { ["parameters"] = net.ParameterCount };
     }
 
-    public static double PeakRssMB()
+    public static double PeakRssMB() => Status("VmHWM:");
+
+    private static double RssMB() => Status("VmRSS:");
+
+    private static double Status(string field)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
         return double.NaN;
     }

@@ -25,11 +25,13 @@ const string Help = """
       --batch N              training batch (default: the preset's)
       --sample-count N       images per sampling run (default 250), --sample-steps N (default 10), --guidance G (default 2)
       --repeats N            runs per configuration, order alternating (default 2)
+      --memory-networks LIST presets whose training memory is measured with and without gradient checkpointing
+                             (fp32, --train-steps 3; default faces, the 64 px network; 'none' skips)
       --python PATH          python with torch (default /usr/bin/python3; 'none' skips PyTorch)
       --out DIR              where the JSON and Markdown go (default benchmarks/results)
     """;
 
-string[] known = ["networks", "precisions", "allocators", "train-steps", "warmup", "batch", "sample-count", "sample-steps", "guidance", "repeats", "python", "out"];
+string[] known = ["memory-networks", "networks", "precisions", "allocators", "train-steps", "warmup", "batch", "sample-count", "sample-steps", "guidance", "repeats", "python", "out"];
 JsonObject? report = null;
 return ConsoleBenchmark.Run(args.Length == 0 ? ["--networks", "mnist"] : args, Help, ct =>
 {
@@ -145,6 +147,22 @@ return ConsoleBenchmark.Run(args.Length == 0 ? ["--networks", "mnist"] : args, H
             table[kind]![config] = row;
         }
         entry["results"] = table;
+    }
+    var memory = new JsonArray();
+    report["gradientCheckpointing"] = memory;
+    foreach (var name in OptionValues.List(Get("memory-networks", "faces")).Where(n => n != "none"))
+    {
+        var run = Child.Network(name);
+        int batch = run.Training.BatchSize;
+        foreach (var checkpointing in new[] { false, true })
+        {
+            ct.ThrowIfCancellationRequested();
+            var m = Processes.Dotnet(["train", name, "fp32", $"{batch}", "3", "1", checkpointing ? "checkpointing" : "plain"], "tuned");
+            m["network"] = name;
+            m["batch"] = batch;
+            Console.Error.WriteLine($"{name} memory checkpointing={checkpointing} {m.ToJsonString()}");
+            memory.Add(m);
+        }
     }
     Directory.CreateDirectory(outDir);
     var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmm", CultureInfo.InvariantCulture);

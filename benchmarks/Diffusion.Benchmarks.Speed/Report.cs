@@ -66,6 +66,28 @@ internal static class Report
                 s.AppendLine(line.Append('.').ToString());
             }
         }
+        if (report["gradientCheckpointing"] is JsonArray memory && memory.Count > 0)
+        {
+            s.AppendLine();
+            s.AppendLine("## Gradient checkpointing (fp32, allocator tuned)");
+            s.AppendLine();
+            s.AppendLine("| network | batch | checkpointing | peak RSS MB | RSS before training MB | added by training MB | train img/s |");
+            s.AppendLine("|---|---:|---|---:|---:|---:|---:|");
+            foreach (var row in memory)
+            {
+                double peak = Num(row!["peakMB"]), before = Num(row["rssBeforeTrainingMB"]);
+                s.AppendLine(CultureInfo.InvariantCulture, $"| {row["network"]} | {row["batch"]} | {(row["gradientCheckpointing"]!.GetValue<bool>() ? "on" : "off")} | {peak:F0} | {before:F0} | {peak - before:F0} | {Num(row["imagesPerSecond"]):F1} |");
+            }
+            foreach (var group in memory.GroupBy(m => m!["network"]!.GetValue<string>()))
+            {
+                var off = group.FirstOrDefault(m => !m!["gradientCheckpointing"]!.GetValue<bool>());
+                var on = group.FirstOrDefault(m => m!["gradientCheckpointing"]!.GetValue<bool>());
+                if (off is null || on is null) continue;
+                double offPeak = Num(off["peakMB"]), onPeak = Num(on["peakMB"]);
+                double offAdded = offPeak - Num(off["rssBeforeTrainingMB"]), onAdded = onPeak - Num(on["rssBeforeTrainingMB"]);
+                s.AppendLine(CultureInfo.InvariantCulture, $"- {group.Key}: peak RSS {100 * (1 - onPeak / offPeak):F0} % lower with checkpointing; the memory training adds on top of the loaded process {100 * (1 - onAdded / offAdded):F0} % lower; speed ×{Num(on["imagesPerSecond"]) / Num(off["imagesPerSecond"]):F2}.");
+            }
+        }
         return s.ToString();
     }
 

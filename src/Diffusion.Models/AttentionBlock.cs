@@ -1,3 +1,4 @@
+using Diffusion.Core.Training;
 using Diffusion.Core;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -53,8 +54,15 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Whether the block runs under <see cref="GradientCheckpoint"/> when gradients are recorded (set through
+    /// <see cref="UNet.GradientCheckpointing"/>).</summary>
+    internal bool Checkpointed { get; set; }
+
     /// <summary>Returns x + attention(x) for a feature map <paramref name="x"/> of shape (B, C, H, W).</summary>
     public override Tensor forward(Tensor x)
+        => Checkpointed && is_grad_enabled() ? GradientCheckpoint.Run(a => Compute(a[0]), [x], parameters()) : Compute(x);
+
+    private Tensor Compute(Tensor x)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3], n = h * w, d = c / _heads;

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Diffusion.Core;
+using Diffusion.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -19,7 +20,7 @@ namespace Diffusion.Models;
 /// cast to the parameters' dtype on entry, the timestep encoding is computed in float32 first, and the
 /// output is always float32.
 /// </remarks>
-public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenoiser
+public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenoiser, ISupportsGradientCheckpointing
 {
     [ComponentName(Name = "conv_in")]
     private readonly ChannelPaddedConv2d _convIn;
@@ -97,6 +98,28 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
 
     /// <inheritdoc />
     public Prediction Prediction => Options.Prediction;
+
+    /// <summary>
+    /// Whether every residual and attention block runs under <see cref="GradientCheckpoint"/> while gradients are
+    /// recorded: their activations are recomputed in backward instead of kept, which cuts peak training memory for about
+    /// one extra forward pass. No effect on inference or on the result (the gradients are the same). Not part of
+    /// <see cref="Options"/>: it is how the network is trained, not what it is. Default false.
+    /// </summary>
+    public bool GradientCheckpointing
+    {
+        get => _checkpointing;
+        set
+        {
+            _checkpointing = value;
+            foreach (var m in modules())
+            {
+                if (m is ResBlock r) r.Checkpointed = value;
+                else if (m is AttentionBlock a) a.Checkpointed = value;
+            }
+        }
+    }
+
+    private bool _checkpointing;
 
     /// <summary>The number of scalar parameters.</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());

@@ -76,6 +76,12 @@ public sealed class Trainer : IDisposable
         RunDirectory = runDirectory;
         _device = device ?? CPU;
         network.to(_device);
+        if (options.GradientCheckpointing)
+        {
+            if (network is not ISupportsGradientCheckpointing checkpointable)
+                throw new DiffusionException($"GradientCheckpointing is set but {network.GetType().Name} does not implement ISupportsGradientCheckpointing.");
+            checkpointable.GradientCheckpointing = true;
+        }
         if (options.Precision == Precision.Autocast && !Autocast.IsAvailable)
             throw new DiffusionException("Precision.Autocast needs libtorch's autocast entry points, which this native library lacks; use BFloat16 or Float32.");
         _weights = new MasterWeights(network, options.Precision == Precision.Autocast ? Precision.Float32 : options.Precision);
@@ -222,6 +228,7 @@ public sealed class Trainer : IDisposable
         {
             var loss = MicroBatchLoss(Step * n + micro);
             (n == 1 ? loss : loss / n).backward();
+            if (o.GradientCheckpointing) GradientCheckpoint.ReleaseHandedBack();
             using (no_grad()) total = total + loss.detach().to(ScalarType.Float32) / n;
         }
         var gradients = _weights.Gradients();

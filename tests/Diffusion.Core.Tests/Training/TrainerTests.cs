@@ -68,6 +68,15 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void GradientCheckpointingNeedsANetworkThatSupportsIt()
+    {
+        using var net = new TinyDenoiser();
+        var e = Assert.Throws<DiffusionException>(() => new Trainer(net, new NoiseSchedule(new ScheduleOptions()), new ClassConditioner(3),
+            new RandomData(), Options(2) with { GradientCheckpointing = true }, _dir));
+        Assert.Contains("ISupportsGradientCheckpointing", e.Message);
+    }
+
+    [Fact]
     public void TrainingChangesWeightsAndEmaLags()
     {
         manual_seed(1);
