@@ -98,6 +98,8 @@ public static class UNetConfig
         }
         int? contextDim = c.Int("cross_attention_dim");
         bool midAttention = c.Bool("add_attention") ?? true;
+        if (cross.Count > 0 && contextDim is null)
+            throw new DiffusionException($"{c.Source}: the block types use cross-attention ({string.Join(", ", down.Where(d => d.StartsWith("CrossAttn", StringComparison.Ordinal)).Distinct())}) but cross_attention_dim is missing.");
         switch (c.String("mid_block_type"))
         {
             case null: break;
@@ -108,8 +110,6 @@ public static class UNetConfig
                     $"{c.Source}: mid_block_type {type} does not fit cross_attention_dim = {contextDim?.ToString() ?? "null"} and add_attention = {midAttention} " +
                     $"(this UNet's middle block is {CrossMidBlock} when the model has cross-attention and a middle attention, else {PlainMidBlock}).");
         }
-        if (cross.Count > 0 && contextDim is null)
-            throw new DiffusionException($"{c.Source}: the block types use cross-attention ({string.Join(", ", down.Where(d => d.StartsWith("CrossAttn", StringComparison.Ordinal)).Distinct())}) but cross_attention_dim is missing.");
         int? transformerLayers = c.Int("transformer_layers_per_block");
         int? classEmbeds = c.Int("num_class_embeds");
         if (classEmbeds is < 2)

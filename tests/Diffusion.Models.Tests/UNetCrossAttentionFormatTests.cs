@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Diffusion.Core;
 using Diffusion.Core.Components;
+using TorchSharp;
 using static Diffusion.Models.Tests.TestModels;
 using static TorchSharp.torch;
 
