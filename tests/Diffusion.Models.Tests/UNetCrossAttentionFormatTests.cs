@@ -59,6 +59,24 @@ public sealed class UNetCrossAttentionFormatTests
         Assert.DoesNotContain(model.state_dict().Keys, k => k.Contains("transformer_blocks", StringComparison.Ordinal) || k.Contains("proj_in", StringComparison.Ordinal));
     }
 
+    /// <summary>Output sums of seed-5 networks, recorded on main before cross-attention existed (the full outputs were
+    /// bit-identical there and on this branch); a drift means the layout or the initial draws of old models changed.</summary>
+    [Theory]
+    [InlineData("small3", 91.0457)]
+    [InlineData("mnist", 170.34796)]
+    [InlineData("tiny", 577.95764)]
+    public void ModelsWithoutCrossAttentionKeepTheirSeededOutputs(string name, double expectedSum)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var o = name switch { "small3" => Small(classes: 3), "mnist" => UNetPresets.Mnist, _ => UNetPresets.Tiny };
+        using var model = Build(o, seed: 5);
+        model.eval();
+        var c = o.NumClasses is int k ? new Condition { Labels = Labels(0, k) } : Condition.None;
+        double sum = model.Predict(Noise(o, 2), Timesteps(10, 700), c).sum().ToDouble();
+        Assert.True(Math.Abs(sum - expectedSum) < 1e-3, $"{name}: output sum {sum:R}, recorded {expectedSum:R}");
+    }
+
     [Fact]
     public void SaveAndLoadGiveIdenticalOutputs()
     {
