@@ -7,8 +7,8 @@ namespace Diffusion.Models;
 
 /// <summary>
 /// One level of the contracting path (diffusers' <c>DownBlock2D</c> / <c>AttnDownBlock2D</c> / <c>CrossAttnDownBlock2D</c>):
-/// residual blocks, each optionally followed by self-attention or cross-attention on the context, then an optional downsampler. Every block output is pushed
-/// onto the skip stack for the expanding path.
+/// residual blocks, each optionally followed by self-attention or cross-attention on the context, then an optional
+/// downsampler. Every block output is pushed onto the skip stack for the expanding path.
 /// </summary>
 internal sealed class DownBlock : nn.Module
 {

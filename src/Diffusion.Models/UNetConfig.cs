@@ -111,6 +111,8 @@ public static class UNetConfig
                     $"(this UNet's middle block is {CrossMidBlock} when the model has cross-attention and a middle attention, else {PlainMidBlock}).");
         }
         int? transformerLayers = c.Int("transformer_layers_per_block");
+        if (contextDim is null && transformerLayers is not (null or 1))
+            throw new DiffusionException($"{c.Source}: transformer_layers_per_block = {transformerLayers} needs cross_attention_dim (a model without cross-attention has no transformer layers).");
         int? classEmbeds = c.Int("num_class_embeds");
         if (classEmbeds is < 2)
             throw new DiffusionException($"{c.Source}: num_class_embeds must be at least 2 (the classes plus the null class), got {classEmbeds}.");

@@ -85,83 +85,74 @@ public sealed class UNetCrossAttentionFormatTests
         var o = Cross(classes: 3, crossLevels: [1], depth: 2);
         using var model = Build(o, seed: 3);
         model.eval();
-        string dir = Path.Combine(Path.GetTempPath(), "xattn-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        try
-        {
-            UNetConfig.Save(o, dir);
-            ComponentWeights.Save(model, dir);
-            var fromConfig = UNetConfig.Load(dir, o.Prediction);
-            Assert.Equal(o, fromConfig);
-            var fromJson = UNetOptions.FromJson(o.ToJson());
-            Assert.Equal(o, fromJson);
-            using var loaded = new UNet(fromConfig);
-            ComponentWeights.Load(loaded, dir);
-            loaded.eval();
-            var x = Noise(o, 2);
-            var t = Timesteps(5, 500);
-            var c = new Condition { Context = Context(2, 4), ContextMask = Mask(4, 4, 1), Labels = Labels(2, 3) };
-            Assert.True(model.Predict(x, t, c).equal(loaded.Predict(x, t, c)).all().ToBoolean(), "the loaded model differs");
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir();
+        UNetConfig.Save(o, dir);
+        ComponentWeights.Save(model, dir);
+        var fromConfig = UNetConfig.Load(dir, o.Prediction);
+        Assert.Equal(o, fromConfig);
+        var fromJson = UNetOptions.FromJson(o.ToJson());
+        Assert.Equal(o, fromJson);
+        using var loaded = new UNet(fromConfig);
+        ComponentWeights.Load(loaded, dir);
+        loaded.eval();
+        var x = Noise(o, 2);
+        var t = Timesteps(5, 500);
+        var c = new Condition { Context = Context(2, 4), ContextMask = Mask(4, 4, 1), Labels = Labels(2, 3) };
+        Assert.True(model.Predict(x, t, c).equal(loaded.Predict(x, t, c)).all().ToBoolean(), "the loaded model differs");
     }
 
     [Fact]
     public void ConfigWritesCrossAttentionKeysOnlyForCrossModels()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "xattn-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        try
-        {
-            UNetConfig.Save(Cross(crossLevels: [1]), dir);
-            var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, UNetConfig.FileName)))!.AsObject();
-            Assert.Equal(12, (int)json["cross_attention_dim"]!);
-            Assert.Equal(["AttnDownBlock2D", "CrossAttnDownBlock2D"], json["down_block_types"]!.AsArray().Select(n => (string)n!).ToArray());
-            Assert.Equal(["CrossAttnUpBlock2D", "AttnUpBlock2D"], json["up_block_types"]!.AsArray().Select(n => (string)n!).ToArray());
-            Assert.Equal("UNetMidBlock2DCrossAttn", (string?)json["mid_block_type"]);
-            Assert.Equal(1, (int)json["transformer_layers_per_block"]!);
-            Assert.False((bool)json["use_linear_projection"]!);
+        using var dir = new TempDir();
+        UNetConfig.Save(Cross(crossLevels: [1]), dir);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, UNetConfig.FileName)))!.AsObject();
+        Assert.Equal(12, (int)json["cross_attention_dim"]!);
+        Assert.Equal(["AttnDownBlock2D", "CrossAttnDownBlock2D"], json["down_block_types"]!.AsArray().Select(n => (string)n!).ToArray());
+        Assert.Equal(["CrossAttnUpBlock2D", "AttnUpBlock2D"], json["up_block_types"]!.AsArray().Select(n => (string)n!).ToArray());
+        Assert.Equal("UNetMidBlock2DCrossAttn", (string?)json["mid_block_type"]);
+        Assert.Equal(1, (int)json["transformer_layers_per_block"]!);
+        Assert.False((bool)json["use_linear_projection"]!);
 
-            var plain = Small();
-            UNetConfig.Save(plain, dir);
-            json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, UNetConfig.FileName)))!.AsObject();
-            string[] crossKeys = ["cross_attention_dim", "mid_block_type", "transformer_layers_per_block", "use_linear_projection", "only_cross_attention"];
-            foreach (var key in crossKeys) Assert.False(json.ContainsKey(key), key);
-            Assert.Equal(["AttnDownBlock2D", "AttnDownBlock2D"], json["down_block_types"]!.AsArray().Select(n => (string)n!).ToArray());
-            Assert.Equal(plain, UNetConfig.Load(dir, plain.Prediction));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        var plain = Small();
+        UNetConfig.Save(plain, dir);
+        json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, UNetConfig.FileName)))!.AsObject();
+        string[] crossKeys = ["cross_attention_dim", "mid_block_type", "transformer_layers_per_block", "use_linear_projection", "only_cross_attention"];
+        foreach (var key in crossKeys) Assert.False(json.ContainsKey(key), key);
+        Assert.Equal(["AttnDownBlock2D", "AttnDownBlock2D"], json["down_block_types"]!.AsArray().Select(n => (string)n!).ToArray());
+        Assert.Equal(plain, UNetConfig.Load(dir, plain.Prediction));
     }
 
     [Theory]
     [InlineData("cross_attention_dim", null, "cross_attention_dim is missing")]
     [InlineData("mid_block_type", "UNetMidBlock2D", "mid_block_type UNetMidBlock2D")]
     [InlineData("use_linear_projection", true, "use_linear_projection")]
+    [InlineData("down_block_types", "[\"DownBlock2D\", \"CrossAttnDownBlock2D\"]", "different attention on the two paths")]
     public void ConfigRejectsInconsistentCrossAttentionKeys(string key, object? value, string expected)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "xattn-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        try
-        {
-            UNetConfig.Save(Cross(), dir);
-            string path = Path.Combine(dir, UNetConfig.FileName);
-            var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-            if (value is null) json.Remove(key);
-            else json[key] = JsonValue.Create(value);
-            File.WriteAllText(path, json.ToJsonString());
-            var e = Assert.Throws<DiffusionException>(() => UNetConfig.Load(dir, Prediction.Epsilon));
-            Assert.Contains(expected, e.Message);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir();
+        UNetConfig.Save(Cross(), dir);
+        string path = Path.Combine(dir, UNetConfig.FileName);
+        var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        if (value is null) json.Remove(key);
+        else if (value is string text && text.StartsWith('[')) json[key] = JsonNode.Parse(text);
+        else json[key] = JsonValue.Create(value);
+        File.WriteAllText(path, json.ToJsonString());
+        var e = Assert.Throws<DiffusionException>(() => UNetConfig.Load(dir, Prediction.Epsilon));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ConfigWithoutCrossAttentionRefusesTransformerLayers()
+    {
+        using var dir = new TempDir();
+        UNetConfig.Save(Small(), dir);
+        string path = Path.Combine(dir, UNetConfig.FileName);
+        var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        json["transformer_layers_per_block"] = 2;
+        File.WriteAllText(path, json.ToJsonString());
+        var e = Assert.Throws<DiffusionException>(() => UNetConfig.Load(dir, Prediction.Epsilon));
+        Assert.Contains("transformer_layers_per_block = 2 needs cross_attention_dim", e.Message);
     }
 
     [Fact]
