@@ -196,4 +196,68 @@ public sealed class UNetCrossAttentionTests
         float scale = full.abs().max().ToSingle();
         Assert.True(MaxAbsDiff(full, half) < 0.1f * scale, $"bf16 differs by {MaxAbsDiff(full, half)} (scale {scale})");
     }
+
+    [Fact]
+    public void Float32GradientsMatchFloat64()
+    {
+        using var scope = NewDisposeScope();
+        var o = Cross(classes: 3);
+        using var model = Build(o, seed: 3);
+        using var reference = Build(o, seed: 3);
+        reference.to(ScalarType.Float64);
+        var x = Noise(o, 3);
+        var t = Timesteps(0.5f, 300, 999);
+        var cond = Ctx(Context(3, 4), Mask(4, 4, 2, 0)).With(Condition.Fields.Labels, Labels(0, 3, 1));
+        var weights = randn(x.shape, generator: new Generator(5, CPU));
+
+        var y = model.forward(x, t, cond);
+        (y * weights).sum().backward();
+        var yRef = reference.forward(x.to(ScalarType.Float64), t, cond); // the float32 context is cast to float64
+        (yRef * weights).sum().backward();
+
+        Assert.True(MaxAbsDiff(y, yRef) < 1e-4f, $"output differs by {MaxAbsDiff(y, yRef)}");
+        var refGrads = reference.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!);
+        foreach (var (name, p) in model.named_parameters())
+        {
+            var g = p.grad!.to(ScalarType.Float64);
+            var r = refGrads[name];
+            double scale = r.abs().max().ToDouble();
+            if (scale < 1e-6) continue; // attention is invariant to some directions (e.g. a shift shared by all keys)
+            double err = (g - r).abs().max().ToDouble();
+            Assert.True(err < 1e-3 * scale, $"{name}: gradient differs by {err} (scale {scale})");
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void RepeatedForwardsLeaveNoLiveTensors(bool withGrad)
+    {
+        var o = Cross();
+        using var model = Build(o);
+        using var outer = NewDisposeScope();
+        var x = Noise(o, 2);
+        var t = Timesteps(1.5f, 400);
+        var cond = Ctx(Context(2, 5), Mask(5, 5, 0));
+        using (var warmUp = NewDisposeScope()) Step();
+
+        long liveBefore = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        int ownedBefore = outer.DisposablesCount;
+        for (int i = 0; i < 3; i++) Step();
+        Assert.Equal(liveBefore, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        Assert.Equal(ownedBefore, outer.DisposablesCount);
+
+        void Step()
+        {
+            using var gradMode = withGrad ? enable_grad() : no_grad();
+            using var y = model.forward(x, t, cond);
+            if (withGrad)
+            {
+                using var squared = y.square();
+                using var loss = squared.mean();
+                loss.backward();
+                model.zero_grad();
+            }
+        }
+    }
 }
