@@ -1,5 +1,6 @@
 using Diffusion.Core;
 using Diffusion.Core.Schedules;
+using Diffusion.Core.Training;
 using Diffusion.Models;
 using Diffusion.Samplers;
 using TorchSharp;
@@ -63,5 +64,34 @@ public sealed class ContextGenerationTests
         Assert.NotEqual(TestPipelines.Pixels(guided), TestPipelines.Pixels(plain));
         Assert.NotEqual(TestPipelines.Pixels(plain), TestPipelines.Pixels(unconditional));
         Assert.Equal(3, guided.Parameters.GuidanceScale);
+    }
+
+    [Fact]
+    public void ACrossAttentionModelFolderLoadsBitIdentical()
+    {
+        using var dir = new TempDir();
+        var folder = Path.Combine(dir, "model");
+        // The toy conditioner cannot be saved; the UNet and the schedule can.
+        using var pipe = DiffusionPipeline.Create(Components(seed: 6) with { Conditioner = null });
+        pipe.Save(folder);
+        using var loaded = DiffusionPipeline.Load(folder, "cpu", Precision.Float32);
+        var original = (UNet)pipe.Components.Denoiser;
+        var copy = (UNet)loaded.Components.Denoiser;
+        Assert.Equal(original.Options, copy.Options);
+        var a = original.state_dict();
+        var b = copy.state_dict();
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        Assert.Contains("mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight", b.Keys);
+        foreach (var (k, t) in a) Assert.True(t.dtype == b[k].dtype && (t == b[k]).all().item<bool>(), k);
+
+        float[] Predict(DiffusionPipeline p) => p.RunOnTorchThread(c =>
+        {
+            using var scope = NewDisposeScope();
+            var toy = new ToyContextConditioner(classes: 3, dim: Dim); // made on the pipeline's thread, like every tensor it reads
+            using var noGrad = no_grad();
+            var x = randn(new long[] { 2, 1, 8, 8 }, generator: new Generator(8, CPU));
+            return c.Denoiser.Predict(x, tensor(new float[] { 10, 900 }), toy.Encode([2, 1], CPU)).data<float>().ToArray();
+        }).GetAwaiter().GetResult();
+        Assert.Equal(Predict(pipe), Predict(loaded));
     }
 }
