@@ -10,7 +10,7 @@ public sealed class ContextConditionTests
     public void ConcatPadsTheShorterContextAndMasksThePadding()
     {
         using var scope = NewDisposeScope();
-        var toy = new ToyContextConditioner(classes: 3, dim: 4);
+        using var toy = new ToyContextConditioner(classes: 3, dim: 4);
         var cond = toy.Encode([2, 0], CPU); // L = 3
         var uncond = toy.Unconditional(cond); // L = 1, no real token
         var both = Condition.Concat(cond, uncond);
@@ -47,7 +47,7 @@ public sealed class ContextConditionTests
     public void DropoutMixesContextsOfDifferentLengthsRowByRow()
     {
         using var scope = NewDisposeScope();
-        var toy = new ToyContextConditioner(classes: 3, dim: 4);
+        using var toy = new ToyContextConditioner(classes: 3, dim: 4);
         var cond = toy.Encode(Enumerable.Range(0, 64).Select(i => i % 3).ToArray(), CPU);
         var dropped = toy.DropForTraining(cond, 0.5, new Generator(3, CPU));
         Assert.Equal(cond.Context!.shape, dropped.Context!.shape);

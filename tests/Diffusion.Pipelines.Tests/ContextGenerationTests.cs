@@ -87,7 +87,7 @@ public sealed class ContextGenerationTests
         float[] Predict(DiffusionPipeline p) => p.RunOnTorchThread(c =>
         {
             using var scope = NewDisposeScope();
-            var toy = new ToyContextConditioner(classes: 3, dim: Dim); // made on the pipeline's thread, like every tensor it reads
+            using var toy = new ToyContextConditioner(classes: 3, dim: Dim); // made on the pipeline's thread, like every tensor it reads
             using var noGrad = no_grad();
             var x = randn(new long[] { 2, 1, 8, 8 }, generator: new Generator(8, CPU));
             return c.Denoiser.Predict(x, tensor(new float[] { 10, 900 }), toy.Encode([2, 1], CPU)).data<float>().ToArray();

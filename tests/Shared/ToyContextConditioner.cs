@@ -11,7 +11,7 @@ namespace Diffusion.Tests;
 /// is a single padding token with no real token at all, so guidance batches contexts of different lengths and rows
 /// the model must treat as "nothing said".
 /// </summary>
-internal sealed class ToyContextConditioner : IConditioner<int>
+internal sealed class ToyContextConditioner : IConditioner<int>, IDisposable
 {
     private readonly Tensor _table; // (classes, classes, D): token j of class k
 
@@ -61,4 +61,7 @@ internal sealed class ToyContextConditioner : IConditioner<int>
 
     public Condition DropForTraining(Condition condition, double probability, Generator generator)
         => ConditionDropout.Drop(this, condition, probability, generator);
+
+    /// <summary>Frees the token table (a pipeline disposes its conditioner).</summary>
+    public void Dispose() => _table.Dispose();
 }
