@@ -94,4 +94,42 @@ public sealed class ContextGenerationTests
         }).GetAwaiter().GetResult();
         Assert.Equal(Predict(pipe), Predict(loaded));
     }
+
+    [Fact]
+    public void TheTrainerTrainsACrossAttentionUNetWithContextDropout()
+    {
+        using var dir = new TempDir();
+        using var unet = new UNet(CrossOptions(), new Generator(1, CPU));
+        using var toy = new ToyContextConditioner(classes: 3, dim: Dim);
+        var before = unet.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var options = new TrainingOptions
+        {
+            BatchSize = 8, MaxSteps = 3, WarmupSteps = 1, LogEvery = 1, CheckpointEvery = 3, SampleEvery = null,
+            LabelDropout = 0.5, Precision = Precision.Float32, Seed = 2,
+        };
+        using var trainer = new Trainer(unet, new NoiseSchedule(new ScheduleOptions()), toy, new LabelledNoise(), options, dir);
+        trainer.Run();
+        Assert.Equal(3, trainer.Step);
+        var after = trainer.Weights;
+        foreach (var key in new[] { "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight", "mid_block.attentions.0.transformer_blocks.0.attn2.to_v.weight" })
+        {
+            Assert.True(after[key].isfinite().all().ToBoolean(), key);
+            Assert.False(after[key].equal(before[key]).all().ToBoolean(), $"{key} did not train");
+        }
+        foreach (var t in before.Values) t.Dispose();
+    }
+
+    /// <summary>32 random 8×8 images with labels 0 … 2.</summary>
+    private sealed class LabelledNoise : ITrainingData
+    {
+        public int Count => 32;
+
+        public TrainingBatch GetBatch(Tensor indices)
+        {
+            var g = new Generator(7, CPU);
+            var images = rand(new long[] { Count, 1, 8, 8 }, generator: g) * 2 - 1;
+            var labels = arange(Count, dtype: ScalarType.Int64) % 3;
+            return new TrainingBatch(images.index_select(0, indices), labels.index_select(0, indices));
+        }
+    }
 }
