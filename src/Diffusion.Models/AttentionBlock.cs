@@ -70,21 +70,10 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         var q = _toQ.call(tokens).view(b, n, _heads, d).transpose(1, 2); // (B, heads, HW, d)
         var k = _toK.call(tokens).view(b, n, _heads, d).transpose(1, 2); // (B, heads, HW, d)
         var v = _toV.call(tokens).view(b, n, _heads, d).transpose(1, 2); // (B, heads, HW, d)
-        var a = Attend(q, k, v); // (B, heads, HW, d)
+        var a = ScaledAttention.Attend(q, k, v); // (B, heads, HW, d)
         a = a.transpose(1, 2).reshape(b, n, c); // (B, HW, C)
         foreach (var layer in _toOut) a = layer.call(a); // (B, HW, C)
         a = a.transpose(1, 2).reshape(b, c, h, w); // (B, C, H, W)
         return (x + a).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>softmax(q·kᵀ/sqrt(d))·v, always in float32: more accurate in the softmax, and on the CPU
-    /// libtorch's bf16 scaled_dot_product_attention backward is about 15× slower than float32 at these sizes.</summary>
-    private static Tensor Attend(Tensor q, Tensor k, Tensor v)
-    {
-        if (q.dtype == ScalarType.Float32 || q.dtype == ScalarType.Float64)
-            return nn.functional.scaled_dot_product_attention(q, k, v);
-        using var scope = NewDisposeScope();
-        var a = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
-        return a.to(q.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -82,6 +82,29 @@ public sealed class GradientCheckpointTests
     }
 
     [Fact]
+    public void CrossAttentionBlocksCheckpointWithTheContextGradient()
+    {
+        using var model = Build(Options with { Dropout = 0, CrossAttentionDim = 12 });
+        (float[] Grad, Dictionary<string, float[]> Weights) Run(bool checkpointing)
+        {
+            using var scope = NewDisposeScope();
+            model.GradientCheckpointing = checkpointing;
+            model.zero_grad();
+            var context = Context(2, 5).requires_grad_(true);
+            var y = model.Predict(Noise(model.Options, 2), Timesteps(5, 500),
+                new Condition { Labels = Labels(0, 1), Context = context, ContextMask = Mask(5, 5, 3) });
+            y.square().mean().backward();
+            return (context.grad!.data<float>().ToArray(), model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.data<float>().ToArray()));
+        }
+        var plain = Run(false);
+        var checkpointed = Run(true);
+        Assert.Contains(plain.Grad, v => v != 0);
+        AssertClose(plain.Grad, checkpointed.Grad, "context gradient");
+        Assert.Contains(plain.Weights.Keys, k => k.Contains("attn2", StringComparison.Ordinal));
+        foreach (var (name, g) in plain.Weights) AssertClose(g, checkpointed.Weights[name], name);
+    }
+
+    [Fact]
     public void FrozenParametersStayWithoutGradients()
     {
         using var model = Build(Options with { Dropout = 0 });

@@ -18,7 +18,10 @@ public static class GradientCheckpoint
     /// Runs <paramref name="segment"/> on <paramref name="inputs"/> checkpointed when gradients are being recorded, or
     /// plainly when they are not (inference, <c>no_grad</c>).
     /// </summary>
-    /// <param name="segment">A pure function of its inputs and of <paramref name="parameters"/> (a block's forward).</param>
+    /// <param name="segment">A pure function of its inputs and of <paramref name="parameters"/> (a block's forward). It runs
+    /// again during backward, after the caller's dispose scopes have ended, so every tensor it reads must come through
+    /// <paramref name="inputs"/> (which the checkpoint keeps), never be captured by the closure. It runs inside libtorch's
+    /// backward callback: an exception there cannot travel back through native code and ends the process.</param>
     /// <param name="inputs">The segment's tensor inputs; those that require gradients get them.</param>
     /// <param name="parameters">Every parameter the segment reads; the trainable ones get their gradients through the
     /// checkpoint. A parameter left out would silently get no gradient.</param>
