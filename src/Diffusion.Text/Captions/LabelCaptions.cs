@@ -68,12 +68,12 @@ public sealed class LabelCaptions
     /// <summary>Label captions for MNIST (digits 0–9): digits as numerals and words, e.g. "digit 7", "the number seven",
     /// "a handwritten 7", "seven". Held out: "a photo of the number seven", "a scribbled 7", "the numeral seven, written by hand",
     /// "7 drawn in ink" (for each digit).</summary>
-    public static LabelCaptions Mnist { get; } = BuildMnist();
+    public static LabelCaptions Mnist => LazyMnist.Value;
 
     /// <summary>Label captions for Fashion-MNIST: e.g. "a sneaker", "a photo of a sandal", "trousers", "a picture of a coat".
     /// Held out: "a close-up photo of …", "a catalogue picture of …", "… for sale", "a worn … on a shelf" (for each class
     /// and each of its names).</summary>
-    public static LabelCaptions FashionMnist { get; } = BuildFashion();
+    public static LabelCaptions FashionMnist => LazyFashion.Value;
 
     /// <summary>The captions for a dataset name ("mnist", "fashion-mnist" and its aliases).</summary>
     /// <exception cref="DiffusionException">No label captions are defined for the dataset.</exception>
@@ -87,6 +87,10 @@ public sealed class LabelCaptions
             _ => throw new DiffusionException($"No label captions are defined for dataset '{dataset}'. Known: mnist, fashion-mnist."),
         };
     }
+
+    // Lazy: the template arrays below must be initialised first.
+    private static readonly Lazy<LabelCaptions> LazyMnist = new(BuildMnist);
+    private static readonly Lazy<LabelCaptions> LazyFashion = new(BuildFashion);
 
     private int Check(int label)
         => label >= 0 && label < _training.Length ? label
