@@ -128,7 +128,7 @@ public sealed class TextTransformer : nn.Module<Tensor, Tensor, Tensor>, ITextEn
         json["hidden_size"] = o.HiddenSize;
         json["num_hidden_layers"] = o.Layers;
         json["num_attention_heads"] = o.Heads;
-        json["intermediate_size"] = o.MlpWidth;
+        json["intermediate_size"] = o.IntermediateSize; // null: 4 × hidden_size
         json["hidden_act"] = o.Activation == TextActivation.QuickGelu ? "quick_gelu" : "gelu";
         json["causal"] = o.Causal;
         json["pooling"] = o.Pooling == TextPooling.HighestId ? "highest_id" : "masked_mean";
@@ -149,7 +149,7 @@ public sealed class TextTransformer : nn.Module<Tensor, Tensor, Tensor>, ITextEn
             HiddenSize = c.RequiredInt("hidden_size"),
             Layers = c.RequiredInt("num_hidden_layers"),
             Heads = c.RequiredInt("num_attention_heads"),
-            IntermediateSize = c.RequiredInt("intermediate_size"),
+            IntermediateSize = c.Int("intermediate_size"),
             Activation = ParseActivation(c.String("hidden_act"), c.Source),
             Causal = c.Bool("causal") ?? false,
             Pooling = c.String("pooling") switch
