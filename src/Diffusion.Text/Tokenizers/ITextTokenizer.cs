@@ -32,12 +32,19 @@ public interface ITextTokenizer
 /// <param name="Mask">True at real tokens (BOS, text, EOS), false at padding, bool (B, L).</param>
 public sealed record TokenizedText(Tensor Ids, Tensor Mask);
 
-/// <summary>Truncation, padding and the once-only truncation warning shared by the tokenizers.</summary>
-internal sealed class TokenRows
+/// <summary>Truncation, padding and the once-only truncation warning shared by the tokenizers (and for writing new ones):
+/// rows of per-text ids (each BOS … EOS) become fixed-length <see cref="TokenizedText"/>.</summary>
+public sealed class TokenRows
 {
     private readonly IProgress<string>? _warnings;
     private int _warned;
 
+    /// <summary>Rows of <paramref name="maxLength"/> tokens padded with <paramref name="padId"/>.</summary>
+    /// <param name="maxLength">Tokens per row, BOS and EOS included; at least 2.</param>
+    /// <param name="padId">The padding id.</param>
+    /// <param name="warnings">Receives one warning the first time a row is truncated.</param>
+    /// <param name="tokenizer">The tokenizer's name, for messages.</param>
+    /// <exception cref="DiffusionException"><paramref name="maxLength"/> is below 2.</exception>
     public TokenRows(int maxLength, int padId, IProgress<string>? warnings, string tokenizer)
     {
         if (maxLength < 2) throw new DiffusionException($"{tokenizer}: the maximum length must leave room for BOS and EOS (at least 2), got {maxLength}.");
@@ -47,14 +54,19 @@ internal sealed class TokenRows
         Tokenizer = tokenizer;
     }
 
+    /// <summary>Tokens per row.</summary>
     public int MaxLength { get; }
 
+    /// <summary>The padding id.</summary>
     public int PadId { get; }
 
+    /// <summary>The tokenizer's name, for messages.</summary>
     public string Tokenizer { get; }
 
     /// <summary>Builds (B, L) rows from per-text ids (each BOS … EOS): over-long rows keep their first L − 1 ids and their
     /// EOS. The first truncation is reported once (later ones are silent, so a training loop does not flood the log).</summary>
+    /// <param name="rows">Per-text ids, BOS … EOS.</param>
+    /// <param name="device">Where the tensors go; null for the CPU.</param>
     public TokenizedText Build(IReadOnlyList<IReadOnlyList<int>> rows, Device? device)
     {
         int b = rows.Count, l = MaxLength;
