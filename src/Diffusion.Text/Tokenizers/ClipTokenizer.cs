@@ -39,11 +39,15 @@ public sealed class ClipTokenizer : ITextTokenizer
 
     private readonly BpeTokenizer _bpe;
     private readonly TokenRows _rows;
+    private readonly string[] _vocabulary;
+    private readonly IReadOnlyList<string> _merges;
 
-    private ClipTokenizer(BpeTokenizer bpe, int vocabularySize, int padId, int maxLength, IProgress<string>? warnings)
+    private ClipTokenizer(BpeTokenizer bpe, string[] vocabulary, IReadOnlyList<string> merges, int padId, int maxLength, IProgress<string>? warnings)
     {
         _bpe = bpe;
-        VocabularySize = vocabularySize;
+        _vocabulary = vocabulary;
+        _merges = merges;
+        VocabularySize = vocabulary.Length;
         BeginId = bpe.Vocabulary[StartOfText];
         EndId = bpe.Vocabulary[EndOfText];
         _rows = new TokenRows(maxLength, padId, warnings, "CLIP tokenizer");
@@ -88,7 +92,7 @@ public sealed class ClipTokenizer : ITextTokenizer
         {
             throw new DiffusionException($"'{vocabPath}' and '{mergesPath}' do not form a BPE tokenizer: {e.Message}", e);
         }
-        return new ClipTokenizer(bpe, words.Length, vocab[padToken ?? EndOfText], maxLength, warnings);
+        return new ClipTokenizer(bpe, words, merges, vocab[padToken ?? EndOfText], maxLength, warnings);
     }
 
     /// <summary>Reads a tokenizer folder in Hugging Face's layout: <c>vocab.json</c>, <c>merges.txt</c> and optionally
@@ -149,6 +153,28 @@ public sealed class ClipTokenizer : ITextTokenizer
     {
         ArgumentNullException.ThrowIfNull(texts);
         return _rows.Build(texts.Select(EncodeToIds).ToArray(), device);
+    }
+
+    /// <summary>Writes <c>vocab.json</c>, <c>merges.txt</c> and <c>tokenizer_config.json</c> (<c>model_max_length</c>,
+    /// <c>pad_token</c>) into <paramref name="folder"/> (a model folder's <c>tokenizer/</c>), in Hugging Face's layout.</summary>
+    public void Save(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var vocab = new System.Text.Json.Nodes.JsonObject();
+        for (int i = 0; i < _vocabulary.Length; i++) vocab[_vocabulary[i]] = i;
+        AtomicFile.WriteAllText(Path.Combine(folder, VocabFile), vocab.ToJsonString());
+        AtomicFile.WriteAllText(Path.Combine(folder, MergesFile), "#version: 0.2\n" + string.Join("\n", _merges) + "\n");
+        var config = new System.Text.Json.Nodes.JsonObject
+        {
+            ["tokenizer_class"] = "CLIPTokenizer",
+            ["model_max_length"] = MaxLength,
+            ["pad_token"] = _vocabulary[PadId],
+            ["bos_token"] = StartOfText,
+            ["eos_token"] = EndOfText,
+            ["unk_token"] = EndOfText,
+            ["do_lower_case"] = true,
+        };
+        AtomicFile.WriteAllText(Path.Combine(folder, ConfigFile), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>The text of <paramref name="ids"/> (special tokens dropped, end-of-word suffixes turned into spaces).</summary>
