@@ -41,6 +41,8 @@ public sealed class Condition
         public const string Mask = "mask";
         /// <summary>A pooled image embedding, (B, D).</summary>
         public const string ImageEmbedding = "image_embedding";
+        /// <summary>A pooled text embedding (one vector per caption, e.g. CLIP's hidden state at the end-of-text token), (B, D).</summary>
+        public const string TextEmbedding = "text_embedding";
     }
 
     /// <summary>Class labels (<see cref="Fields.Labels"/>), or null.</summary>
