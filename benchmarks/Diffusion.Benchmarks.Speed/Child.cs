@@ -25,6 +25,7 @@ internal static class Child
             "train" => Train(Network(args[1]), Precision(args[2]), Int(args[3]), Int(args[4]), Int(args[5]), args.Length > 6 && args[6] == "checkpointing"),
             "sample" => Sample(Network(args[1]), Precision(args[2]), Int(args[3]), Int(args[4]), double.Parse(args[5], CultureInfo.InvariantCulture), Int(args[6])),
             "matmul" => Matmul(Int(args[1])),
+            "profile" => Profile.Run(Network(args[1]).Model, Int(args[2]), Int(args[3])),
             "dump" => Dump(Network(args[1]), args[2]),
             _ => throw new DiffusionException($"unknown child mode {mode}"),
         };

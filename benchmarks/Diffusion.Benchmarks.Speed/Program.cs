@@ -98,6 +98,8 @@ return ConsoleBenchmark.Run(args.Length == 0 ? ["--networks", "mnist"] : args, H
             }
             finally { Directory.Delete(dump, true); }
         }
+        entry["profile"] = Processes.Dotnet(["profile", name, $"{batch}", "7"], "tuned");
+        Console.Error.WriteLine($"{name} profile {entry["profile"]!.ToJsonString()}");
         var optionsFile = Path.Combine(Path.GetTempPath(), $"diffusion-speed-{name}-{Environment.ProcessId}.json");
         File.WriteAllText(optionsFile, run.Model.ToJson());
 

@@ -43,6 +43,22 @@ internal static class Report
             }
             var errors = Kinds.SelectMany(k => r[k]?.AsObject().Where(kv => kv.Value?["error"] is not null && kv.Value["bestImagesPerSecond"] is null).Select(kv => $"{kv.Key} {k}: {kv.Value!["error"]}") ?? []).ToList();
             if (errors.Count > 0) s.AppendLine().AppendLine("¹ " + string.Join("; ", errors.Distinct()));
+            if (net["profile"]?["millisecondsForwardBackward"] is JsonObject prof)
+            {
+                s.AppendLine();
+                s.AppendLine(CultureInfo.InvariantCulture, $"Per-operation profile: every operation of one training step (forward + backward) at its shape in the network, batch {net["profile"]!["batch"]}, run on its own (median of 7), summed per kind, ms:");
+                s.AppendLine();
+                s.AppendLine("| operation | fp32 | bf16 | autocast |");
+                s.AppendLine("|---|---:|---:|---:|");
+                var kinds = prof["fp32"]!.AsObject().Select(kv => kv.Key).Where(k => k != "total").ToList();
+                foreach (var k in kinds.Append("total"))
+                    s.AppendLine(CultureInfo.InvariantCulture, $"| {k} | {Num(prof["fp32"]![k]):F1} | {Num(prof["bf16"]![k]):F1} | {Num(prof["autocast"]![k]):F1} |");
+                if (r["train"] is JsonObject tr)
+                {
+                    var measured = new[] { "fp32", "bf16", "autocast" }.Select(p => Speed(tr, $"dotnet {p} tuned") is double v ? string.Create(CultureInfo.InvariantCulture, $"{p} {1000 * Num(net["batch"]) / v:F0} ms") : null).Where(x => x is not null);
+                    s.AppendLine().AppendLine("Measured full training steps (the trainer, allocator tuned): " + string.Join(", ", measured) + ".");
+                }
+            }
             s.AppendLine();
             foreach (var kind in Kinds)
             {
