@@ -8,7 +8,7 @@ namespace Diffusion.Distributed;
 /// MPICH and keeps its ABI (integer handles, the same constants), so on Linux the same calls work against MPICH's
 /// <c>libmpich.so.12</c> (Debian/Ubuntu package <c>mpich</c>) or another library of the MPICH ABI (Intel MPI, MVAPICH,
 /// Cray MPICH: <c>libmpi.so.12</c>). Open MPI has another ABI and does not work. The variable <c>DIFFUSION_MPI_LIBRARY</c>
-/// names a library file to use instead.
+/// names the one library file to use instead.
 /// </summary>
 public static class MpiLibrary
 {
@@ -32,7 +32,7 @@ public static class MpiLibrary
         {
             var list = new List<string>();
             if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } custom) list.Add(custom);
-            if (OperatingSystem.IsWindows()) list.Add("msmpi.dll");
+            else if (OperatingSystem.IsWindows()) list.Add("msmpi.dll");
             else if (OperatingSystem.IsMacOS()) list.AddRange(["libmpich.12.dylib", "libmpi.12.dylib"]);
             else list.AddRange(["libmpich.so.12", "libmpi.so.12"]);
             return list;

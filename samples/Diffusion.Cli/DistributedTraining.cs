@@ -1,0 +1,31 @@
+using Diffusion.Core;
+using Diffusion.Distributed;
+
+namespace Diffusion.Cli;
+
+/// <summary>
+/// 'train --distributed': one process of an MPI job (<c>mpirun.mpich -np P dotnet diffusion.dll train ... --distributed</c>).
+/// MPI is optional: without it the flag fails with one line saying what to install, and training without the flag never
+/// loads it.
+/// </summary>
+internal static class DistributedTraining
+{
+    /// <summary>Joins the MPI job this process was started in (a job of one without mpirun).</summary>
+    /// <exception cref="DiffusionException">No MPI library is installed; the message says which package to install.</exception>
+    public static MpiProcessGroup Start()
+    {
+        if (!MpiProcessGroup.IsAvailable(out var reason)) throw new DiffusionException($"--distributed needs MPI: {reason}.");
+        var group = MpiProcessGroup.Start();
+        if (group.Size == 1)
+            Console.Error.WriteLine("--distributed: this is a job of one process; start P of them with 'mpirun.mpich -np P dotnet diffusion.dll train ... --distributed'.");
+        return group;
+    }
+
+    /// <summary>CPU threads per process when --threads is not given: the machine's cores shared by the ranks on it
+    /// (MPICH's launcher says how many in MPI_LOCALNRANKS), so P processes on one machine do not oversubscribe it.</summary>
+    public static int DefaultThreads()
+    {
+        int local = int.TryParse(Environment.GetEnvironmentVariable("MPI_LOCALNRANKS"), out var n) && n > 0 ? n : 1;
+        return Math.Max(1, Environment.ProcessorCount / local);
+    }
+}
