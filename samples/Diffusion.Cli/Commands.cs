@@ -78,6 +78,7 @@ internal static partial class Commands
                 ResumeFrom = p.GetValue(from) ?? ResumePoint.Latest,
             };
             using var group = p.GetValue(distributed) ? DistributedTraining.Start() : null;
+            if (group is not null) request = request with { Device = DistributedTraining.Device(request.Device) };
             set_num_threads(group is not null && !p.Given(threads) ? DistributedTraining.DefaultThreads() : p.GetValue(threads));
             if (group is { Rank: > 0 })
                 return RunTrainer.Run(request, group, cancellationToken: ct).Training.Cancelled ? 130 : 0; // rank 0 speaks for the job

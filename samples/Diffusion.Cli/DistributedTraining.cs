@@ -21,6 +21,17 @@ internal static class DistributedTraining
         return group;
     }
 
+    /// <summary>One GPU per process: "cuda" (or "auto" where CUDA is present) becomes cuda:N for the N-th rank on this
+    /// machine (MPI_LOCALRANKID, modulo the GPUs there); an explicit "cuda:N" or "cpu" stays.</summary>
+    public static string Device(string requested)
+    {
+        bool cuda = requested.Equals("cuda", StringComparison.OrdinalIgnoreCase)
+            || (requested.Equals("auto", StringComparison.OrdinalIgnoreCase) && TorchSharp.torch.cuda.is_available());
+        if (!cuda) return requested;
+        int local = int.TryParse(Environment.GetEnvironmentVariable("MPI_LOCALRANKID"), out var r) && r >= 0 ? r : 0;
+        return $"cuda:{local % Math.Max(1, TorchSharp.torch.cuda.device_count())}";
+    }
+
     /// <summary>CPU threads per process when --threads is not given: the machine's cores shared by the ranks on it
     /// (MPICH's launcher says how many in MPI_LOCALNRANKS), so P processes on one machine do not oversubscribe it.</summary>
     public static int DefaultThreads()

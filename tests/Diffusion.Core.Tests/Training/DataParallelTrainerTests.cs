@@ -110,6 +110,22 @@ public sealed class DataParallelTrainerTests : IDisposable
     }
 
     [Fact]
+    public void ARunResumesWithAnotherNumberOfProcesses()
+    {
+        // The checkpoint holds no trace of P: a run started on 2 processes continues alone (or the other way round).
+        var straight = Train(Path.Combine(_dir, "straight"), Options(8));
+        var run = Path.Combine(_dir, "switch");
+        InProcessGroup.RunAll(InProcessGroup.Create(2), g => Train(g.Rank == 0 ? run : run + "-rank1", Options(3), g));
+        var alone = Train(run, Options(8));
+        Assert.Equal(8, alone.Step);
+        double weights = MaxDifference(straight.Weights, alone.Weights);
+        Assert.True(weights < 1e-5, $"weights differ by {weights}");
+        using var last = System.Text.Json.JsonDocument.Parse(File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))[0]);
+        Assert.Equal(2, last.RootElement.GetProperty("processes").GetInt32());
+        Assert.Equal(0, last.RootElement.GetProperty("skippedInInterval").GetInt32());
+    }
+
+    [Fact]
     public void CancellingOneReplicaStopsBothAfterTheSameStep()
     {
         using var cancel = new CancellationTokenSource();
