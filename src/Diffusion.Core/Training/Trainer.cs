@@ -21,7 +21,7 @@ namespace Diffusion.Core.Training;
 /// the run folder (checkpoints, metrics, training.json), reports progress and calls the preview callback.
 /// </para>
 /// </summary>
-public sealed class Trainer : IDisposable
+public sealed partial class Trainer : IDisposable
 {
     /// <summary>File name of the checkpoint weights (float32 master weights).</summary>
     public const string ModelFile = "model.safetensors";
@@ -108,38 +108,6 @@ public sealed class Trainer : IDisposable
             OptionsJson.Save(options, Path.Combine(runDirectory, "training.json"));
         }
         if (_group.Size > 1) BroadcastState();
-    }
-
-    /// <summary>The processes this trainer trains with (<see cref="SingleProcess"/> when alone).</summary>
-    public IProcessGroup ProcessGroup => _group;
-
-    /// <summary>The rows of every micro-batch this process trains on (the whole batch when alone).</summary>
-    public BatchShard Shard => _shard;
-
-    /// <summary>Rank 0 writes the run folder and reports; the other ranks only train.</summary>
-    private bool IsWriter => _group.Rank == 0;
-
-    /// <summary>Gives every rank rank 0's state: weights, EMA, optimizer moments and counters, step, clock and generator.</summary>
-    private void BroadcastState()
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        _group.Broadcast(_weights.Master);
-        _weights.PushToNetwork();
-        _group.Broadcast(_ema.Buffer);
-        _group.Broadcast(_optimizer.FirstMoment);
-        _group.Broadcast(_optimizer.SecondMoment);
-        var counters = tensor(new long[] { Step, _optimizer.Steps });
-        _group.Broadcast(counters);
-        var clock = tensor(new[] { _elapsedBefore, _lastLoss });
-        _group.Broadcast(clock);
-        var generator = _generator.get_state().flatten();
-        _group.Broadcast(generator);
-        Step = (int)counters[0].ToInt64();
-        _optimizer.Steps = counters[1].ToInt64();
-        _elapsedBefore = clock[0].ToDouble();
-        _lastLoss = clock[1].ToDouble();
-        _generator.set_state(generator);
     }
 
     /// <summary>The options of this run.</summary>
