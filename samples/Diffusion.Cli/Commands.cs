@@ -80,9 +80,11 @@ internal static partial class Commands
             using var group = p.GetValue(distributed) ? DistributedTraining.Start() : null;
             if (group is not null) request = request with { Device = DistributedTraining.Device(request.Device) };
             set_num_threads(group is not null && !p.Given(threads) ? DistributedTraining.DefaultThreads() : p.GetValue(threads));
-            if (group is { Rank: > 0 })
-                return RunTrainer.Run(request, group, cancellationToken: ct).Training.Cancelled ? 130 : 0; // rank 0 speaks for the job
-            var run = TrainingDisplay.Run((log, progress) => RunTrainer.Run(request, (IProcessGroup?)group ?? SingleProcess.Instance, log, progress, ct));
+            if (group is { Rank: > 0 }) // rank 0 speaks for the job
+                return DistributedTraining.Run(group, () => RunTrainer.Run(request, group, cancellationToken: ct)).Training.Cancelled ? 130 : 0;
+            var run = group is null
+                ? TrainingDisplay.Run((log, progress) => RunTrainer.Run(request, log, progress, ct))
+                : DistributedTraining.Run(group, () => TrainingDisplay.Run((log, progress) => RunTrainer.Run(request, group, log, progress, ct)));
             var result = run.Training;
             Console.WriteLine(result.Cancelled
                 ? $"Stopped at step {result.Steps}; checkpoint saved. Run the same command again to resume."

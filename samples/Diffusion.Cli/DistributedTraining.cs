@@ -21,6 +21,24 @@ internal static class DistributedTraining
         return group;
     }
 
+    /// <summary>Runs one process's part of the job; if it fails, prints the error (one line for bad input, as everywhere
+    /// in the CLI) and ends the whole job, since the other processes would otherwise wait for this one forever.</summary>
+    public static T Run<T>(MpiProcessGroup group, Func<T> train)
+    {
+        if (group.Size == 1) return train();
+        try
+        {
+            return train();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            bool input = e is DiffusionException or IOException or UnauthorizedAccessException;
+            Console.Error.WriteLine($"error: {(input ? e.Message : e.ToString())} (rank {group.Rank} of {group.Size}; ending the MPI job)");
+            group.Abort(input ? 2 : 1);
+            throw;
+        }
+    }
+
     /// <summary>One GPU per process: "cuda" (or "auto" where CUDA is present) becomes cuda:N for the N-th rank on this
     /// machine (MPI_LOCALRANKID, modulo the GPUs there); an explicit "cuda:N" or "cpu" stays.</summary>
     public static string Device(string requested)

@@ -134,6 +134,18 @@ public sealed class MpiProcessGroup : IProcessGroup, IDisposable
         Check(Raw.MPI_Barrier(Raw.MPI_COMM_WORLD), "MPI_Barrier");
     }
 
+    /// <summary>Ends every process of the job (<c>MPI_Abort</c>) with <paramref name="errorCode"/>: what a process that
+    /// fails must do, since the others would wait in their next collective (and <c>MPI_Finalize</c> for them) forever.
+    /// Does not return.</summary>
+    public void Abort(int errorCode)
+    {
+        _disposed = true;
+        Console.Out.Flush();
+        Console.Error.Flush();
+        Raw.MPI_Abort(Raw.MPI_COMM_WORLD, errorCode);
+        Environment.Exit(errorCode); // MPI_Abort does not return; this is for an MPI that does
+    }
+
     /// <summary>Finalizes MPI (<c>MPI_Finalize</c>).</summary>
     public void Dispose()
     {
