@@ -41,6 +41,8 @@ public sealed class Condition
         public const string Mask = "mask";
         /// <summary>A pooled image embedding, (B, D).</summary>
         public const string ImageEmbedding = "image_embedding";
+        /// <summary>A pooled text embedding (one vector per caption, e.g. CLIP's hidden state at the end-of-text token), (B, D).</summary>
+        public const string TextEmbedding = "text_embedding";
     }
 
     /// <summary>Class labels (<see cref="Fields.Labels"/>), or null.</summary>
@@ -85,17 +87,58 @@ public sealed class Condition
 
     /// <summary>
     /// Stacks two conditions along the batch dimension (first <paramref name="a"/>, then <paramref name="b"/>),
-    /// as classifier-free guidance does to run the conditional and unconditional passes in one call.
+    /// as classifier-free guidance does to run the conditional and unconditional passes in one call. Contexts of
+    /// different lengths are padded first (<see cref="PadContexts"/>).
     /// </summary>
-    /// <exception cref="DiffusionException">One condition sets a field the other lacks.</exception>
+    /// <exception cref="DiffusionException">One condition sets a field the other lacks, or a field's shapes differ
+    /// beyond the batch dimension.</exception>
     public static Condition Concat(Condition a, Condition b)
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
+        (a, b) = PadContexts(a, b);
         var only = a.Names.Except(b.Names).Concat(b.Names.Except(a.Names)).Order(StringComparer.Ordinal).ToList();
         if (only.Count > 0)
             throw new DiffusionException($"Cannot batch two conditions when only one sets {string.Join(", ", only)}.");
-        return a.Map((name, x) => cat(new[] { x, b[name]! }, 0));
+        return a.Map((name, x) =>
+        {
+            var y = b[name]!;
+            if (x.dim() != y.dim() || !x.shape.Skip(1).SequenceEqual(y.shape.Skip(1)))
+                throw new DiffusionException(
+                    $"Cannot batch two conditions whose field {name} has shapes ({string.Join(", ", x.shape)}) and ({string.Join(", ", y.shape)}); only the batch dimension may differ.");
+            return cat(new[] { x, y.to(x.device) }, 0);
+        });
+    }
+
+    /// <summary>
+    /// Brings the contexts (<see cref="Fields.Context"/>, (B, L, D)) of two conditions to one length so that they can be
+    /// batched or mixed row by row: the shorter is padded with zero vectors, and both get a <see cref="Fields.ContextMask"/>
+    /// (all true where a condition had none) that marks the padding false, so a model that honours the mask sees the same
+    /// tokens as before. Conditions without a context on either side, or with contexts of one length and masks on both or
+    /// neither side, are returned as they are.
+    /// </summary>
+    public static (Condition A, Condition B) PadContexts(Condition a, Condition b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        if (a.Context is not { } ca || b.Context is not { } cb || ca.dim() != 3 || cb.dim() != 3) return (a, b);
+        bool sameLength = ca.shape[1] == cb.shape[1];
+        if (sameLength && (a.ContextMask is null) == (b.ContextMask is null)) return (a, b);
+        long length = Math.Max(ca.shape[1], cb.shape[1]);
+        return (PadContext(a, length), PadContext(b, length));
+    }
+
+    private static Condition PadContext(Condition c, long length)
+    {
+        var context = c.Context!;
+        long batch = context.shape[0], tokens = context.shape[1];
+        var mask = c.ContextMask ?? ones(new[] { batch, tokens }, dtype: ScalarType.Bool, device: context.device); // (B, L)
+        if (tokens < length && mask.dim() == 2)
+        {
+            context = nn.functional.pad(context, new long[] { 0, 0, 0, length - tokens }); // (B, length, D)
+            mask = cat(new[] { mask, zeros(new[] { batch, length - tokens }, dtype: ScalarType.Bool, device: mask.device) }, 1); // (B, length)
+        }
+        return c.With(Fields.Context, context).With(Fields.ContextMask, mask);
     }
 
     /// <summary>Selects batch rows <paramref name="index"/> (int64, shape (K)) of every field.</summary>

@@ -50,7 +50,8 @@ public static class ConditionDropout
     /// <summary>
     /// Draws one Bernoulli(<paramref name="probability"/>) per row from <paramref name="generator"/> and, in the rows
     /// drawn, replaces every field that <paramref name="conditioner"/>'s <see cref="IConditioner.Unconditional(Condition)"/>
-    /// changes by its null value; fields it keeps stay untouched.
+    /// changes by its null value; fields it keeps stay untouched. Contexts of different lengths are padded to one
+    /// (<see cref="Condition.PadContexts"/>).
     /// </summary>
     /// <exception cref="DiffusionException"><paramref name="probability"/> is outside [0, 1].</exception>
     public static Condition Drop(IConditioner conditioner, Condition condition, double probability, Generator generator)
@@ -60,6 +61,7 @@ public static class ConditionDropout
         if (!(probability >= 0 && probability <= 1)) throw new DiffusionException($"Condition dropout must be in [0, 1], got {probability}.");
         if (probability == 0 || condition.BatchSize is not long b) return condition;
         var unconditional = conditioner.Unconditional(condition);
+        (condition, unconditional) = Condition.PadContexts(condition, unconditional); // row-wise mixing needs one context length
         var drop = rand(new[] { b }, generator: generator) < probability; // (B) bool, drawn on the CPU
         return unconditional.Map((name, u) =>
         {

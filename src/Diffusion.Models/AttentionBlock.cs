@@ -1,3 +1,4 @@
+using Diffusion.Core.Training;
 using Diffusion.Core;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -53,8 +54,15 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Whether the block runs under <see cref="GradientCheckpoint"/> when gradients are recorded (set through
+    /// <see cref="UNet.GradientCheckpointing"/>).</summary>
+    internal bool Checkpointed { get; set; }
+
     /// <summary>Returns x + attention(x) for a feature map <paramref name="x"/> of shape (B, C, H, W).</summary>
     public override Tensor forward(Tensor x)
+        => Checkpointed && is_grad_enabled() ? GradientCheckpoint.Run(a => Compute(a[0]), [x], parameters()) : Compute(x);
+
+    private Tensor Compute(Tensor x)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3], n = h * w, d = c / _heads;
@@ -62,21 +70,10 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
         var q = _toQ.call(tokens).view(b, n, _heads, d).transpose(1, 2); // (B, heads, HW, d)
         var k = _toK.call(tokens).view(b, n, _heads, d).transpose(1, 2); // (B, heads, HW, d)
         var v = _toV.call(tokens).view(b, n, _heads, d).transpose(1, 2); // (B, heads, HW, d)
-        var a = Attend(q, k, v); // (B, heads, HW, d)
+        var a = ScaledAttention.Attend(q, k, v); // (B, heads, HW, d)
         a = a.transpose(1, 2).reshape(b, n, c); // (B, HW, C)
         foreach (var layer in _toOut) a = layer.call(a); // (B, HW, C)
         a = a.transpose(1, 2).reshape(b, c, h, w); // (B, C, H, W)
         return (x + a).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>softmax(q·kᵀ/sqrt(d))·v, always in float32: more accurate in the softmax, and on the CPU
-    /// libtorch's bf16 scaled_dot_product_attention backward is about 15× slower than float32 at these sizes.</summary>
-    private static Tensor Attend(Tensor q, Tensor k, Tensor v)
-    {
-        if (q.dtype == ScalarType.Float32 || q.dtype == ScalarType.Float64)
-            return nn.functional.scaled_dot_product_attention(q, k, v);
-        using var scope = NewDisposeScope();
-        var a = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
-        return a.to(q.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -6,9 +6,9 @@ using static TorchSharp.torch;
 namespace Diffusion.Models;
 
 /// <summary>
-/// One level of the contracting path (diffusers' <c>DownBlock2D</c> / <c>AttnDownBlock2D</c>): residual blocks,
-/// each optionally followed by self-attention, then an optional downsampler. Every block output is pushed
-/// onto the skip stack for the expanding path.
+/// One level of the contracting path (diffusers' <c>DownBlock2D</c> / <c>AttnDownBlock2D</c> / <c>CrossAttnDownBlock2D</c>):
+/// residual blocks, each optionally followed by self-attention or cross-attention on the context, then an optional
+/// downsampler. Every block output is pushed onto the skip stack for the expanding path.
 /// </summary>
 internal sealed class DownBlock : nn.Module
 {
@@ -16,34 +16,34 @@ internal sealed class DownBlock : nn.Module
     private readonly ModuleList<ResBlock> _resnets;
 
     [ComponentName(Name = "attentions")]
-    private readonly ModuleList<AttentionBlock> _attentions;
+    private readonly ModuleList<nn.Module> _attentions;
 
     [ComponentName(Name = "downsamplers")]
     private readonly ModuleList<Downsample> _downsamplers;
 
-    public DownBlock(long inChannels, long outChannels, UNetOptions o, bool attention, bool downsample, Generator? generator)
+    public DownBlock(long inChannels, long outChannels, UNetOptions o, bool attention, bool cross, bool downsample, Generator? generator)
         : base(nameof(DownBlock))
     {
         _resnets = new ModuleList<ResBlock>();
-        _attentions = new ModuleList<AttentionBlock>();
+        _attentions = new ModuleList<nn.Module>();
         _downsamplers = new ModuleList<Downsample>();
         for (int j = 0; j < o.LayersPerBlock; j++)
         {
             _resnets.Add(new ResBlock(j == 0 ? inChannels : outChannels, outChannels, o.ResolvedTimeEmbeddingDim, o.GroupNormGroups, o.Dropout, generator));
-            if (attention) _attentions.Add(new AttentionBlock(outChannels, o.AttentionHeadDim, o.GroupNormGroups, o.Dropout, generator));
+            if (attention) _attentions.Add(BlockAttention.Create(outChannels, cross, o, generator));
         }
         if (downsample) _downsamplers.Add(new Downsample(outChannels, generator));
         RegisterComponents();
     }
 
-    /// <summary>Runs the level on <paramref name="h"/>, pushing each output onto <paramref name="skips"/>.
-    /// Runs in the caller's dispose scope, which owns the skip tensors.</summary>
-    public Tensor Forward(Tensor h, Tensor embedding, Stack<Tensor> skips)
+    /// <summary>Runs the level on <paramref name="h"/>, pushing each output onto <paramref name="skips"/>; cross-attention
+    /// reads <paramref name="cross"/>. Runs in the caller's dispose scope, which owns the skip tensors.</summary>
+    public Tensor Forward(Tensor h, Tensor embedding, CrossContext? cross, Stack<Tensor> skips)
     {
         for (int j = 0; j < _resnets.Count; j++)
         {
             h = _resnets[j].call(h, embedding); // (B, C_out, H, W)
-            if (_attentions.Count > 0) h = _attentions[j].call(h);
+            if (_attentions.Count > 0) h = BlockAttention.Apply(_attentions[j], h, cross);
             skips.Push(h);
         }
         foreach (var down in _downsamplers)

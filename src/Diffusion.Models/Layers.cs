@@ -18,16 +18,26 @@ internal static class Layers
     public static ChannelPaddedConv2d Conv2d(long inChannels, long outChannels, long kernelSize, Generator? generator, long stride = 1, long padding = 0)
         => new(inChannels, outChannels, kernelSize, stride, padding, generator);
 
-    public static Linear Linear(long inFeatures, long outFeatures, Generator? generator)
+    public static Linear Linear(long inFeatures, long outFeatures, Generator? generator, bool bias = true)
     {
-        var linear = nn.Linear(inFeatures, outFeatures);
+        var linear = nn.Linear(inFeatures, outFeatures, hasBias: bias);
         if (generator is not null) ResetUniform(linear.weight, linear.bias, inFeatures, generator);
         return linear;
     }
 
-    public static GroupNorm GroupNorm(long groups, long channels)
+    public static GroupNorm GroupNorm(long groups, long channels, double eps = 1e-5)
     {
-        var norm = nn.GroupNorm(groups, channels);
+        var norm = nn.GroupNorm(groups, channels, eps);
+        using var noGrad = no_grad();
+        nn.init.ones_(norm.weight!);
+        nn.init.zeros_(norm.bias!);
+        return norm;
+    }
+
+    // Set explicitly for the same reason as the group norm: the affine parameters must start as the identity.
+    public static LayerNorm LayerNorm(long features, double eps = 1e-5)
+    {
+        var norm = nn.LayerNorm(features, eps);
         using var noGrad = no_grad();
         nn.init.ones_(norm.weight!);
         nn.init.zeros_(norm.bias!);

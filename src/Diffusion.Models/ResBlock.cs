@@ -1,3 +1,4 @@
+using Diffusion.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -53,9 +54,16 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Whether the block runs under <see cref="GradientCheckpoint"/> when gradients are recorded (set through
+    /// <see cref="UNet.GradientCheckpointing"/>).</summary>
+    internal bool Checkpointed { get; set; }
+
     /// <summary>Applies the block to <paramref name="x"/> (B, inChannels, H, W) given the embedding
     /// <paramref name="embedding"/> (B, embeddingDim); returns (B, outChannels, H, W).</summary>
     public override Tensor forward(Tensor x, Tensor embedding)
+        => Checkpointed && is_grad_enabled() ? GradientCheckpoint.Run(a => Compute(a[0], a[1]), [x, embedding], parameters()) : Compute(x, embedding);
+
+    private Tensor Compute(Tensor x, Tensor embedding)
     {
         using var scope = NewDisposeScope();
         var h = _conv1.call(nn.functional.silu(_norm1.call(x))); // (B, out, H, W)

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Diffusion.Core;
+using Diffusion.Core.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -12,14 +13,17 @@ namespace Diffusion.Models;
 /// state-dict names of diffusers' <c>UNet2DModel</c>, so weights map one to one: <c>conv_in</c>,
 /// <c>time_embedding</c>, <c>class_embedding</c>, <c>down_blocks</c>, <c>mid_block</c>, <c>up_blocks</c>,
 /// <c>conv_norm_out</c>, <c>conv_out</c>. The timestep (plus, for class-conditional models, a learned
-/// class vector) is embedded once and added inside every residual block.
+/// class vector) is embedded once and added inside every residual block. With
+/// <see cref="UNetOptions.CrossAttentionDim"/> set, the network also reads a sequence of context vectors (e.g. text
+/// embeddings) through cross-attention, with the blocks and names of diffusers' <c>UNet2DConditionModel</c>
+/// (<c>CrossAttnDownBlock2D</c>, <c>UNetMidBlock2DCrossAttn</c>, <c>CrossAttnUpBlock2D</c>; Rombach et al. 2022, section 3.3).
 /// </summary>
 /// <remarks>
 /// The module may be converted to bfloat16 (<c>model.to(ScalarType.BFloat16)</c>) for speed: inputs are
 /// cast to the parameters' dtype on entry, the timestep encoding is computed in float32 first, and the
 /// output is always float32.
 /// </remarks>
-public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenoiser
+public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenoiser, ISupportsGradientCheckpointing
 {
     [ComponentName(Name = "conv_in")]
     private readonly ChannelPaddedConv2d _convIn;
@@ -55,8 +59,14 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         // A private copy: the record's arrays are mutable and the layout must not change under us.
-        Options = options with { ChannelMultipliers = [.. options.ChannelMultipliers], AttentionLevels = [.. options.AttentionLevels] };
+        Options = options with
+        {
+            ChannelMultipliers = [.. options.ChannelMultipliers],
+            AttentionLevels = [.. options.AttentionLevels],
+            CrossAttentionLevels = options.CrossAttentionLevels is { } cross ? [.. cross] : null,
+        };
         var o = Options;
+        _fields = [.. o.NumClasses is null ? NoFields : LabelField, .. o.CrossAttentionDim is null ? NoFields : ContextFields];
         int levels = o.Levels;
         long embeddingDim = o.ResolvedTimeEmbeddingDim;
 
@@ -73,7 +83,7 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
             long inChannels = level == 0 ? o.BaseChannels : o.ChannelsAt(level - 1);
             long outChannels = o.ChannelsAt(level);
             bool downsample = level < levels - 1;
-            _downBlocks.Add(new DownBlock(inChannels, outChannels, o, o.AttentionLevels.Contains(level), downsample, generator));
+            _downBlocks.Add(new DownBlock(inChannels, outChannels, o, o.AttentionLevels.Contains(level), o.ResolvedCrossAttentionLevels.Contains(level), downsample, generator));
             for (int j = 0; j < o.LayersPerBlock + (downsample ? 1 : 0); j++) skipChannels.Push(outChannels);
         }
 
@@ -84,7 +94,7 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
         {
             long inChannels = level == levels - 1 ? o.ChannelsAt(levels - 1) : o.ChannelsAt(level + 1);
             var skips = Enumerable.Range(0, o.LayersPerBlock + 1).Select(_ => skipChannels.Pop()).ToArray();
-            _upBlocks.Add(new UpBlock(inChannels, o.ChannelsAt(level), skips, o, o.AttentionLevels.Contains(level), level > 0, generator));
+            _upBlocks.Add(new UpBlock(inChannels, o.ChannelsAt(level), skips, o, o.AttentionLevels.Contains(level), o.ResolvedCrossAttentionLevels.Contains(level), level > 0, generator));
         }
 
         _convNormOut = Layers.GroupNorm(o.GroupNormGroups, o.BaseChannels);
@@ -97,6 +107,29 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
 
     /// <inheritdoc />
     public Prediction Prediction => Options.Prediction;
+
+    /// <summary>
+    /// Whether every residual and attention block runs under <see cref="GradientCheckpoint"/> while gradients are
+    /// recorded: their activations are recomputed in backward instead of kept, which cuts peak training memory for about
+    /// one extra forward pass. No effect on inference or on the result (the gradients are the same). Not part of
+    /// <see cref="Options"/>: it is how the network is trained, not what it is. Default false.
+    /// </summary>
+    public bool GradientCheckpointing
+    {
+        get => _checkpointing;
+        set
+        {
+            _checkpointing = value;
+            foreach (var m in modules())
+            {
+                if (m is ResBlock r) r.Checkpointed = value;
+                else if (m is AttentionBlock a) a.Checkpointed = value;
+                else if (m is SpatialTransformer st) st.Checkpointed = value;
+            }
+        }
+    }
+
+    private bool _checkpointing;
 
     /// <summary>The number of scalar parameters.</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
@@ -113,9 +146,14 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
     /// <param name="t">Timesteps, shape (B) or a scalar for the whole batch; fractional values are allowed.</param>
     /// <param name="condition">For class-conditional models, <see cref="Condition.Labels"/> (int64, shape (B),
     /// values 0 … NumClasses, where NumClasses means "no class"); missing labels mean "no class" for every row.
+    /// For cross-attention models (<see cref="UNetOptions.CrossAttentionDim"/> = D), the required
+    /// <see cref="Condition.Context"/> (B, L, D), any floating dtype (cast to the parameters' dtype), and optionally
+    /// <see cref="Condition.ContextMask"/>, bool (B, L), true for real tokens: padding positions are ignored, and a row
+    /// without any real token gets no cross-attention contribution at all.
     /// A field the model was not built for (labels for an unconditional model, context without cross-attention) is an error.</param>
     /// <returns>The prediction (<see cref="Prediction"/>), float32, shape (B, OutChannels, SampleSize, SampleSize).</returns>
-    /// <exception cref="DiffusionException">A shape does not match <see cref="Options"/>, or a label is out of range.</exception>
+    /// <exception cref="DiffusionException">A shape does not match <see cref="Options"/>, a label is out of range, the
+    /// context is missing or has the wrong shape, or the context mask does not match it.</exception>
     public override Tensor forward(Tensor x, Tensor t, Condition condition) => Forward(x, t, condition, null);
 
     /// <summary>Runs the network with extra residuals added to its skip connections and middle block (ControlNet).</summary>
@@ -123,17 +161,19 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
     /// <param name="t">Timesteps, as for <see cref="forward"/>.</param>
     /// <param name="condition">The condition, as for <see cref="forward"/>.</param>
     /// <param name="residuals">Tensors of <see cref="ResidualShapes"/> (any floating dtype), or null for none.</param>
-    /// <exception cref="DiffusionException">A shape does not match, or the residuals have the wrong count or shapes.</exception>
+    /// <exception cref="DiffusionException">A shape does not match, the condition is not valid (see <see cref="forward"/>), or
+    /// the residuals have the wrong count or shapes.</exception>
     public Tensor Forward(Tensor x, Tensor t, Condition condition, UNetResiduals? residuals)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(t);
         ArgumentNullException.ThrowIfNull(condition);
         CheckSample(x);
-        condition.RequireOnly(_classEmbedding is null ? NoFields : LabelField, "This UNet");
+        condition.RequireOnly(_fields, "This UNet");
         using var scope = NewDisposeScope();
         long batch = x.shape[0];
         var dtype = ParameterType;
+        var cross = Options.CrossAttentionDim is int contextDim ? ContextFor(condition, contextDim, batch, x.device, dtype) : null;
 
         var tt = TimestepsFor(t, batch, x.device); // (B) float32
         var emb = _timeEmbedding.call(SinusoidalEmbedding.Encode(tt, Options.BaseChannels).to(dtype)); // (B, E)
@@ -142,11 +182,11 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
         var h = _convIn.call(x.to(dtype)); // (B, C0, H, W)
         var skips = new Stack<Tensor>();
         skips.Push(h);
-        foreach (var down in _downBlocks) h = down.Forward(h, emb, skips);
+        foreach (var down in _downBlocks) h = down.Forward(h, emb, cross, skips);
         if (residuals is not null) skips = AddResiduals(skips, residuals, batch, dtype);
-        h = _midBlock.call(h, emb); // (B, C_last, H / 2^(L−1), W / 2^(L−1))
+        h = _midBlock.call(h, emb, cross); // (B, C_last, H / 2^(L−1), W / 2^(L−1))
         if (residuals?.Mid is { } mid) h = h + mid.to(dtype);
-        foreach (var up in _upBlocks) h = up.Forward(h, emb, skips);
+        foreach (var up in _upBlocks) h = up.Forward(h, emb, cross, skips);
 
         h = _convOut.call(nn.functional.silu(_convNormOut.call(h))); // (B, OutChannels, H, W)
         return h.to(ScalarType.Float32).MoveToOuterDisposeScope();
@@ -186,6 +226,10 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
 
     private static readonly string[] NoFields = [];
     private static readonly string[] LabelField = [Condition.Fields.Labels];
+    private static readonly string[] ContextFields = [Condition.Fields.Context, Condition.Fields.ContextMask];
+
+    // The condition fields this network reads.
+    private readonly string[] _fields;
 
     private void CheckSample(Tensor x)
     {
@@ -203,6 +247,30 @@ public sealed class UNet : nn.Module<Tensor, Tensor, Condition, Tensor>, IDenois
         if (t.dim() == 0) return t.to(ScalarType.Float32, device).expand(batch);
         if (t.dim() == 1 && t.shape[0] == batch) return t.to(ScalarType.Float32, device);
         throw new DiffusionException($"Timesteps must have shape ({batch}) to match the batch, or be a scalar; got ({string.Join(", ", t.shape)}).");
+    }
+
+    /// <summary>Checks the context and its mask against the batch and <see cref="UNetOptions.CrossAttentionDim"/> and
+    /// prepares them for the cross-attention layers (in <paramref name="dtype"/> on <paramref name="device"/>).</summary>
+    private static CrossContext ContextFor(Condition condition, int contextDim, long batch, Device device, ScalarType dtype)
+    {
+        var context = condition.Require(Condition.Fields.Context, $"This cross-attention UNet (CrossAttentionDim {contextDim})");
+        if (context.dim() != 3 || context.shape[0] != batch || context.shape[2] != contextDim)
+            throw new DiffusionException(
+                $"The condition field {Condition.Fields.Context} must have shape ({batch}, L, {contextDim}) (batch, tokens, CrossAttentionDim) " +
+                $"but got ({string.Join(", ", context.shape)}); give one row per image and vectors of the width the model was built for.");
+        if (!context.is_floating_point())
+            throw new DiffusionException($"The condition field {Condition.Fields.Context} must be floating-point, got {context.dtype}.");
+        var mask = condition.ContextMask;
+        if (mask is not null)
+        {
+            if (mask.dim() != 2 || mask.shape[0] != batch || mask.shape[1] != context.shape[1])
+                throw new DiffusionException(
+                    $"The condition field {Condition.Fields.ContextMask} must have shape ({batch}, {context.shape[1]}) to match the context " +
+                    $"({string.Join(", ", context.shape)}), got ({string.Join(", ", mask.shape)}).");
+            if (mask.dtype != ScalarType.Bool)
+                throw new DiffusionException($"The condition field {Condition.Fields.ContextMask} must be bool (true = real token), got {mask.dtype}.");
+        }
+        return CrossContext.Create(context.to(dtype, device), mask?.to(device));
     }
 
     private Tensor EmbedLabels(Tensor? labels, long batch, Device device)

@@ -52,6 +52,25 @@ public sealed record UNetOptions
     /// classifier-free guidance uses (Ho &amp; Salimans 2022). Default null.</summary>
     public int? NumClasses { get; init; }
 
+    /// <summary>Width D of the context vectors (<see cref="Condition.Context"/>, shape (B, L, D)) the network cross-attends to,
+    /// or null for a network without cross-attention. When set, the attention at every level of
+    /// <see cref="ResolvedCrossAttentionLevels"/> and in the middle block (when <see cref="MidAttention"/>) is a transformer
+    /// (self-attention, cross-attention on the context, feed-forward; Rombach et al. 2022, section 3.3) and the context is
+    /// required. May be combined with <see cref="NumClasses"/>. Default null (left out of the JSON when null).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? CrossAttentionDim { get; init; }
+
+    /// <summary>Indices of the levels whose attention is cross-attention rather than self-attention, a subset of
+    /// <see cref="AttentionLevels"/> (cross-attention takes the place of a level's self-attention); only with
+    /// <see cref="CrossAttentionDim"/>. Null means every attention level. Default null (left out of the JSON when null).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int[]? CrossAttentionLevels { get; init; }
+
+    /// <summary>Transformer layers in every cross-attention block (diffusers' <c>transformer_layers_per_block</c>), at least 1;
+    /// only with <see cref="CrossAttentionDim"/>. Null means 1. Default null (left out of the JSON when null).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TransformerLayersPerBlock { get; init; }
+
     /// <summary>What the network outputs: eps, v or x0. Default <see cref="Diffusion.Core.Prediction.Epsilon"/>.</summary>
     [JsonConverter(typeof(JsonStringEnumConverter<Prediction>))]
     public Prediction Prediction { get; init; } = Prediction.Epsilon;
@@ -69,6 +88,15 @@ public sealed record UNetOptions
     /// <summary>The effective embedding width: <see cref="TimeEmbeddingDim"/> or <c>4·BaseChannels</c>.</summary>
     [JsonIgnore]
     public int ResolvedTimeEmbeddingDim => TimeEmbeddingDim ?? 4 * BaseChannels;
+
+    /// <summary>The levels whose attention reads the context: <see cref="CrossAttentionLevels"/>, or every level of
+    /// <see cref="AttentionLevels"/> when that is null; empty without <see cref="CrossAttentionDim"/>.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<int> ResolvedCrossAttentionLevels => CrossAttentionDim is null ? [] : CrossAttentionLevels ?? AttentionLevels ?? [];
+
+    /// <summary>The effective transformer depth: <see cref="TransformerLayersPerBlock"/> or 1.</summary>
+    [JsonIgnore]
+    public int ResolvedTransformerLayersPerBlock => TransformerLayersPerBlock ?? 1;
 
     /// <summary>Number of resolution levels, the length of <see cref="ChannelMultipliers"/>.</summary>
     [JsonIgnore]
@@ -109,9 +137,32 @@ public sealed record UNetOptions
             Require(ChannelsAt(level) % AttentionHeadDim == 0,
                 $"AttentionHeadDim {AttentionHeadDim} must divide the {ChannelsAt(level)} channels of attention level {level}.");
         Require(NumClasses is null or >= 1, $"NumClasses must be at least 1 or null (unconditional), got {NumClasses}.");
+        ValidateCrossAttention(Require);
         Require(Enum.IsDefined(Prediction), $"Unknown prediction {Prediction}; valid: {string.Join(", ", Enum.GetNames<Prediction>())}.");
         Require(Dropout >= 0 && Dropout < 1, $"Dropout must be in [0, 1), got {Dropout}.");
         Require(TimeEmbeddingDim is null or >= 1, $"TimeEmbeddingDim must be at least 1 or null (4·BaseChannels), got {TimeEmbeddingDim}.");
+    }
+
+    private void ValidateCrossAttention(Action<bool, string> require)
+    {
+        require(CrossAttentionDim is null or >= 1, $"CrossAttentionDim must be at least 1 (the context width) or null (no cross-attention), got {CrossAttentionDim}.");
+        if (CrossAttentionDim is null)
+        {
+            require(CrossAttentionLevels is null, "CrossAttentionLevels is set but CrossAttentionDim is null; set CrossAttentionDim to the context width, or remove CrossAttentionLevels.");
+            require(TransformerLayersPerBlock is null, "TransformerLayersPerBlock is set but CrossAttentionDim is null; set CrossAttentionDim to the context width, or remove TransformerLayersPerBlock.");
+            return;
+        }
+        if (CrossAttentionLevels is { } cross)
+        {
+            require(cross.Distinct().Count() == cross.Length, $"CrossAttentionLevels lists a level twice: [{string.Join(", ", cross)}].");
+            var missing = cross.Except(AttentionLevels).ToList();
+            require(missing.Count == 0,
+                $"CrossAttentionLevels [{string.Join(", ", cross)}] must be a subset of AttentionLevels [{string.Join(", ", AttentionLevels)}] " +
+                $"(cross-attention takes the place of a level's self-attention); add level{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} to AttentionLevels.");
+        }
+        require(TransformerLayersPerBlock is null or >= 1, $"TransformerLayersPerBlock must be at least 1 or null (1), got {TransformerLayersPerBlock}.");
+        require(ResolvedCrossAttentionLevels.Count > 0 || MidAttention,
+            "CrossAttentionDim is set but no block would read the context: list levels in AttentionLevels (and CrossAttentionLevels) or set MidAttention.");
     }
 
     /// <summary>The options as JSON in the SDK's convention (<see cref="OptionsJson"/>: indented, camelCase,
@@ -150,6 +201,9 @@ public sealed record UNetOptions
         && MidAttention == other.MidAttention
         && AttentionHeadDim == other.AttentionHeadDim
         && NumClasses == other.NumClasses
+        && CrossAttentionDim == other.CrossAttentionDim
+        && SequenceEqual(CrossAttentionLevels, other.CrossAttentionLevels)
+        && TransformerLayersPerBlock == other.TransformerLayersPerBlock
         && Prediction == other.Prediction
         && Dropout.Equals(other.Dropout)
         && GroupNormGroups == other.GroupNormGroups
@@ -169,6 +223,10 @@ public sealed record UNetOptions
         hash.Add(MidAttention);
         hash.Add(AttentionHeadDim);
         hash.Add(NumClasses);
+        hash.Add(CrossAttentionDim);
+        foreach (int l in CrossAttentionLevels ?? []) hash.Add(l);
+        hash.Add(CrossAttentionLevels is null);
+        hash.Add(TransformerLayersPerBlock);
         hash.Add(Prediction);
         hash.Add(Dropout);
         hash.Add(GroupNormGroups);

@@ -18,9 +18,11 @@ internal static class Generation
         var sampler = r.SamplerInstance ?? SamplerRegistry.Create(r.Sampler);
         bool conditional = labels is not null;
         double? guidance = conditional ? r.GuidanceScale : null;
-        IDenoiser denoiser = c.Denoiser;
+        // Autocast covers the network's forward pass only; the guidance combination and the sampler's arithmetic stay float32.
+        IDenoiser network = c.Autocast ? new AutocastDenoiser(c.Denoiser, device) : c.Denoiser;
+        IDenoiser denoiser = network;
         if (conditional && (r.GuidanceScale != 1 || r.Guidance is not null))
-            denoiser = new ClassifierFreeGuidance(c.Denoiser, r.GuidanceScale, c.Conditioner!, r.Guidance);
+            denoiser = new ClassifierFreeGuidance(network, r.GuidanceScale, c.Conditioner!, r.Guidance);
         var view = new DenoiserView(denoiser, c.Scheduler, c.ClipSample);
         var image = c.ImageShape;
         var latent = c.SampleShape;
@@ -28,7 +30,6 @@ internal static class Generation
 
         ct.ThrowIfCancellationRequested();
         using var outer = NewDisposeScope();
-        using var amp = c.Autocast ? Autocast.Enter(device) : null; // thread-local: this is the pipeline's torch thread
         var init = r.InitImage is null ? null : InitLatent(c, r, device);
         var recorder = r.TrajectoryEvery is int every ? new TrajectoryRecorder(every, denoised: c.Autoencoder is not null, maxImages: r.TrajectoryImages) : null;
         try
@@ -62,7 +63,7 @@ internal static class Generation
             var images = (parts.Count == 1 ? parts[0].alias() : cat(parts, 0)).DetachFromDisposeScope();
             var parameters = new ResolvedGeneration(r.Count, labels, sampler.Name, r.Steps, guidance, r.Seed, r.BatchSize,
                 r.InitImage is null ? null : r.Strength, (int)image[2], (int)image[1], device.ToString(),
-                (c.Denoiser as UNet)?.ParameterType.ToString() ?? "Float32");
+                c.Autocast ? "Autocast" : (c.Denoiser as UNet)?.ParameterType.ToString() ?? "Float32");
             return new GenerationResult(images, parameters, recorder);
         }
         catch

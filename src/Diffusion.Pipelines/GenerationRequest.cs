@@ -84,6 +84,6 @@ public readonly record struct GenerationProgress(int Batch, int Batches, int Ste
 /// <param name="Width">Image width in pixels.</param>
 /// <param name="Height">Image height in pixels.</param>
 /// <param name="Device">The device the network ran on.</param>
-/// <param name="DType">The network's parameter dtype.</param>
+/// <param name="DType">The network's parameter dtype, or <c>Autocast</c> when float32 weights ran under ATen's autocast.</param>
 public sealed record ResolvedGeneration(int Count, IReadOnlyList<int>? Classes, string Sampler, int Steps, double? GuidanceScale, long Seed,
     int BatchSize, double? Strength, int Width, int Height, string Device, string DType);

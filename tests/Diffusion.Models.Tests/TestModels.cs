@@ -24,6 +24,25 @@ internal static class TestModels
         NumClasses = classes,
     };
 
+    /// <summary>A fast cross-attention configuration: 8×8 images, 2 levels (16, 32 channels), attention heads of 8 channels
+    /// (2 and 4 heads), a context of width 12, cross-attention at every level and in the middle block.</summary>
+    public static UNetOptions Cross(int contextDim = 12, int? classes = null, int[]? crossLevels = null, int? depth = null)
+        => Small(sampleSize: 8, classes: classes) with
+        {
+            AttentionHeadDim = 8,
+            CrossAttentionDim = contextDim,
+            CrossAttentionLevels = crossLevels,
+            TransformerLayersPerBlock = depth,
+        };
+
+    /// <summary>Seeded context vectors (B, L, D).</summary>
+    public static Tensor Context(long batch, long tokens, long dim = 12, long seed = 2)
+        => randn(new[] { batch, tokens, dim }, generator: new Generator((ulong)seed, CPU));
+
+    /// <summary>A bool (B, L) mask whose row i has <paramref name="lengths"/>[i] real tokens, then padding.</summary>
+    public static Tensor Mask(long tokens, params long[] lengths)
+        => arange(tokens).unsqueeze(0).lt(tensor(lengths).unsqueeze(1));
+
     public static UNet Build(UNetOptions options, long seed = 0) => new(options, new Generator((ulong)seed, CPU));
 
     public static Tensor Noise(UNetOptions o, long batch, long seed = 1)

@@ -111,6 +111,29 @@ public sealed class GenerationTests
     }
 
     [Fact]
+    public void AutocastSamplingStaysCloseToFloat32()
+    {
+        using var pipe = DiffusionPipeline.Create(TestPipelines.Components(TestPipelines.Small(classes: 3)));
+        using var dir = new Diffusion.Tests.TempDir();
+        pipe.Save(dir);
+        float[] Sample(Diffusion.Core.Training.Precision precision)
+        {
+            using var loaded = DiffusionPipeline.Load(dir, "cpu", precision);
+            Assert.Equal(precision == Diffusion.Core.Training.Precision.Autocast, loaded.Components.Autocast);
+            using var r = loaded.Generate(TestPipelines.Request(count: 30) with { GuidanceScale = 2, BatchSize = 30 });
+            return TestPipelines.Pixels(r);
+        }
+        var full = Sample(Diffusion.Core.Training.Precision.Float32);
+        var amp = Sample(Diffusion.Core.Training.Precision.Autocast);
+        var bf16 = Sample(Diffusion.Core.Training.Precision.BFloat16);
+        double Mean(float[] a, float[] b) => a.Zip(b, (u, v) => Math.Abs((double)u - v)).Average();
+        Assert.True(Mean(full, amp) > 0, "autocast sampled exactly what float32 did: the scope had no effect");
+        // Pixels in [0, 1] (or bytes scaled the same way): bf16 rounding moves a sample a little, not the picture.
+        Assert.True(Mean(full, amp) < 0.05 * full.Select(Math.Abs).Average() + 1e-3, $"autocast differs from float32 by {Mean(full, amp)} on average");
+        Assert.True(Mean(full, amp) <= 1.5 * Mean(full, bf16), $"autocast {Mean(full, amp)}, whole-network bf16 {Mean(full, bf16)}");
+    }
+
+    [Fact]
     public void SpaceToDepthIsExact()
     {
         var ae = new SpaceToDepthAutoencoder(imageChannels: 3, factor: 4, scalingFactor: 0.5);

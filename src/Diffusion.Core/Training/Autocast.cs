@@ -111,7 +111,7 @@ public sealed class Autocast : IDisposable
 
         public static NativeApi? TryLoad()
         {
-            _ = torch.zeros(1); // makes TorchSharp load libtorch before we look for it (then dlopen finds it by name)
+            using var probe = torch.zeros(1); // makes TorchSharp load libtorch before we look for it (then dlopen finds it by name)
             foreach (var name in new[] { "libtorch_cpu.so", "libtorch_cpu.dylib" })
             {
                 if (!NativeLibrary.TryLoad(name, out var lib)) continue;

@@ -52,7 +52,8 @@ public sealed partial class Trainer : IDisposable
     /// the caller should know: it moves it to <paramref name="device"/>, and its trainable parameters become views of the
     /// trainer's flat compute buffer — bfloat16 when <see cref="TrainingOptions.Precision"/> resolves to
     /// <see cref="Precision.BFloat16"/> (the whole module is converted; <see cref="ComputeType"/> says which), while float32
-    /// master weights live in the trainer (<see cref="Weights"/>, <see cref="EmaWeights"/>). To use the result in float32,
+    /// master weights live in the trainer (<see cref="Weights"/>, <see cref="EmaWeights"/>); float32 otherwise, also for
+    /// <see cref="Precision.Autocast"/>, where the network keeps its float32 parameters and ATen casts per operation. To use the result in float32,
     /// load <see cref="EmaWeights"/> into a fresh network. Parameters with <c>requires_grad = false</c> (a frozen text
     /// encoder, the UNet under a ControlNet) are neither trained nor checkpointed.</param>
     /// <param name="scheduler">The noise schedule.</param>
@@ -94,6 +95,12 @@ public sealed partial class Trainer : IDisposable
         _group = processGroup ?? SingleProcess.Instance;
         _shard = _group.ShardOf(options.BatchSize);
         network.to(_device);
+        if (options.GradientCheckpointing)
+        {
+            if (network is not ISupportsGradientCheckpointing checkpointable)
+                throw new DiffusionException($"GradientCheckpointing is set but {network.GetType().Name} does not implement ISupportsGradientCheckpointing.");
+            checkpointable.GradientCheckpointing = true;
+        }
         if (options.Precision == Precision.Autocast && !Autocast.IsAvailable)
             throw new DiffusionException("Precision.Autocast needs libtorch's autocast entry points, which this native library lacks; use BFloat16 or Float32.");
         _weights = new MasterWeights(network, options.Precision == Precision.Autocast ? Precision.Float32 : options.Precision);
@@ -254,6 +261,7 @@ public sealed partial class Trainer : IDisposable
         {
             var loss = MicroBatchLoss(Step * n + micro);
             (n == 1 ? loss : loss / n).backward();
+            if (o.GradientCheckpointing) GradientCheckpoint.ReleaseHandedBack();
             using (no_grad()) total = total + loss.detach().to(ScalarType.Float32) / n;
         }
         var gradients = _weights.Gradients();
@@ -299,13 +307,13 @@ public sealed partial class Trainer : IDisposable
             using (no_grad()) x0 = _autoencoder.Encode(x0, _generator);
         var condition = _conditioner?.EncodeBatch(batch, _device) ?? Condition.None;
         if (_conditioner is not null) condition = _conditioner.DropForTraining(condition, o.LabelDropout, _generator);
-        // Autocast covers the forward pass and the loss; backward runs outside it (the recorded casts give it its dtypes),
-        // and closing the scope drops the cached bf16 weights, which the optimizer step is about to change.
         if (!_shard.IsWhole)
         {
             x0 = _shard.Of(x0);
             condition = condition.Map((_, c) => _shard.Of(c));
         }
+        // Autocast covers the forward pass and the loss; backward runs outside it (the recorded casts give it its dtypes),
+        // and closing the scope drops the cached bf16 weights, which the optimizer step is about to change.
         using var amp = Options.Precision == Precision.Autocast ? Autocast.Enter(_device) : null;
         return _objective.Loss(_network, x0, condition, _generator, _shard);
     }

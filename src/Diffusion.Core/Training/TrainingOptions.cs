@@ -101,6 +101,11 @@ public sealed record TrainingOptions
     /// (nanoGPT's <c>gradient_accumulation_steps</c>). Steps count optimizer steps. Default 1.</summary>
     public int GradientAccumulation { get; init; } = 1;
 
+    /// <summary>Recompute each block's activations in backward instead of keeping them (<see cref="GradientCheckpoint"/>):
+    /// less peak memory for about one extra forward pass per step; the same gradients. The network must implement
+    /// <see cref="ISupportsGradientCheckpointing"/> (the SDK's UNet does). Default false.</summary>
+    public bool GradientCheckpointing { get; init; }
+
     /// <summary>How many checkpoints a run keeps: <c>checkpoints/latest</c> plus <c>previous</c>, <c>previous-2</c>, … (older
     /// ones are deleted), ≥ 1. Default 2.</summary>
     public int KeepCheckpoints { get; init; } = 2;

@@ -35,6 +35,7 @@ public sealed class TrainerTests : IDisposable
     [Theory]
     [InlineData(Precision.Float32)]
     [InlineData(Precision.BFloat16)]
+    [InlineData(Precision.Autocast)]
     public void ResumedRunEqualsUninterruptedRun(Precision precision)
     {
         var straight = Train(Path.Combine(_dir, "a"), Options(10, precision));
@@ -46,6 +47,33 @@ public sealed class TrainerTests : IDisposable
         foreach (var (name, w) in straight.Ema) Assert.Equal(w, resumed.Ema[name]);
         var lines = File.ReadAllLines(Path.Combine(_dir, "b", "metrics.jsonl"));
         Assert.Equal(5, lines.Length); // steps 2, 4 | 6, 8, 10
+    }
+
+    [Fact]
+    public void AutocastKeepsFloat32ParametersAndFollowsTheFloat32Run()
+    {
+        var full = Train(Path.Combine(_dir, "fp32"), Options(10));
+        var amp = Train(Path.Combine(_dir, "amp"), Options(10, Precision.Autocast));
+        var bf16 = Train(Path.Combine(_dir, "bf16"), Options(10, Precision.BFloat16));
+        double Distance(Dictionary<string, float[]> a, Dictionary<string, float[]> b)
+            => Math.Sqrt(a.Sum(kv => kv.Value.Zip(b[kv.Key], (u, v) => (double)(u - v) * (u - v)).Sum()));
+        manual_seed(1);
+        using var init = new TinyDenoiser();
+        var start = Snapshot(init.state_dict());
+        double moved = Distance(full.Weights, start), ampError = Distance(amp.Weights, full.Weights), bf16Error = Distance(bf16.Weights, full.Weights);
+        Assert.True(ampError > 0, "autocast computed exactly what float32 did: the scope had no effect");
+        // Ten AdamW steps of 1e-3 move the weights by `moved`; bf16 rounding may change that path by a fraction of it.
+        Assert.True(ampError < 0.1 * moved, $"autocast strayed {ampError} from float32 (the run moved {moved})");
+        Assert.True(ampError <= 1.5 * bf16Error, $"autocast strayed {ampError}, whole-network bf16 {bf16Error}");
+    }
+
+    [Fact]
+    public void GradientCheckpointingNeedsANetworkThatSupportsIt()
+    {
+        using var net = new TinyDenoiser();
+        var e = Assert.Throws<DiffusionException>(() => new Trainer(net, new NoiseSchedule(new ScheduleOptions()), new ClassConditioner(3),
+            new RandomData(), Options(2) with { GradientCheckpointing = true }, _dir));
+        Assert.Contains("ISupportsGradientCheckpointing", e.Message);
     }
 
     [Fact]
