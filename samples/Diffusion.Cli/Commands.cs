@@ -48,10 +48,14 @@ internal static partial class Commands
         var device = DeviceOption();
         var from = Flags.Choice<ResumePoint?>("--from", "Resume from the latest checkpoint or the previous one (when the latest is corrupted): latest or previous. [default: latest]", "checkpoint",
             [(["latest"], ResumePoint.Latest), (["previous"], ResumePoint.Previous)]);
+        var distributed = new Option<bool>("--distributed")
+        {
+            Description = "Data-parallel training as one process of an MPI job: 'mpirun.mpich -np P dotnet diffusion.dll train ... --distributed' (needs MPICH: apt-get install mpich). --batch is the global batch, split over the P processes; rank 0 writes --out. See docs/distributed.md.",
+        };
 
         var command = new Command("train", "Train a model from a preset; writes run.json, checkpoints, metrics, sample grids and a loss curve into --out.")
         {
-            preset, minutes, steps, output, dataDir, dataset, batch, lr, labelDropout, schedule, prediction, seed, precision, threads, device, from,
+            preset, minutes, steps, output, dataDir, dataset, batch, lr, labelDropout, schedule, prediction, seed, precision, threads, device, from, distributed,
         };
         command.SetAction(p =>
         {
@@ -73,8 +77,14 @@ internal static partial class Commands
                 Device = p.GetValue(device)!,
                 ResumeFrom = p.GetValue(from) ?? ResumePoint.Latest,
             };
-            set_num_threads(p.GetValue(threads));
-            var run = TrainingDisplay.Run((log, progress) => RunTrainer.Run(request, log, progress, ct));
+            using var group = p.GetValue(distributed) ? DistributedTraining.Start() : null;
+            if (group is not null) request = request with { Device = DistributedTraining.Device(request.Device) };
+            set_num_threads(group is not null && !p.Given(threads) ? DistributedTraining.DefaultThreads() : p.GetValue(threads));
+            if (group is { Rank: > 0 }) // rank 0 speaks for the job
+                return DistributedTraining.Run(group, () => RunTrainer.Run(request, group, cancellationToken: ct)).Training.Cancelled ? 130 : 0;
+            var run = group is null
+                ? TrainingDisplay.Run((log, progress) => RunTrainer.Run(request, log, progress, ct))
+                : DistributedTraining.Run(group, () => TrainingDisplay.Run((log, progress) => RunTrainer.Run(request, group, log, progress, ct)));
             var result = run.Training;
             Console.WriteLine(result.Cancelled
                 ? $"Stopped at step {result.Steps}; checkpoint saved. Run the same command again to resume."

@@ -26,6 +26,17 @@ public sealed class BadInputTests
     public void MissingRunFolderIsNamed() => AssertOneLineError(Cli.Run("sample --run /nonexistent/run"), "/nonexistent/run");
 
     [Fact]
+    public async Task DistributedWithoutMpiSaysWhatToInstall()
+    {
+        using var dir = new TempDir();
+        // DIFFUSION_MPI_LIBRARY names the only MPI library to try: a missing one stands for a machine without MPICH.
+        var r = await Cli.RunProcessAsync("dotnet", $"\"{Cli.Dll}\" train --preset tiny --steps 1 --out {Path.Combine(dir, "run")} --distributed",
+            environment: new Dictionary<string, string?> { ["DIFFUSION_MPI_LIBRARY"] = Path.Combine(dir, "libmpich.so.12") });
+        AssertOneLineError(r, "apt-get install mpich");
+        Assert.False(Directory.Exists(Path.Combine(dir, "run")));
+    }
+
+    [Fact]
     public void MissingDatasetNamesTheFiles()
     {
         using var empty = new TempDir();

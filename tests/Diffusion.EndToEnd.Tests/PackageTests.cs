@@ -17,7 +17,7 @@ namespace Diffusion.EndToEnd.Tests;
 public sealed class PackageTests(ITestOutputHelper output)
 {
     private static readonly string[] Libraries =
-        ["Diffusion.Core", "Diffusion.Models", "Diffusion.Samplers", "Diffusion.Text", "Diffusion.Evaluation", "Diffusion.Plotting", "Diffusion.Pipelines"];
+        ["Diffusion.Core", "Diffusion.Models", "Diffusion.Samplers", "Diffusion.Text", "Diffusion.Evaluation", "Diffusion.Plotting", "Diffusion.Pipelines", "Diffusion.Distributed"];
 
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(20);
 

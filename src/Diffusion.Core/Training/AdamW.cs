@@ -35,7 +35,13 @@ public sealed class AdamW : IDisposable
     public double WeightDecay { get; }
 
     /// <summary>Optimizer steps taken (the bias-correction counter).</summary>
-    public long Steps { get; private set; }
+    public long Steps { get; internal set; }
+
+    /// <summary>The first moments (flat, live), for data-parallel state synchronisation.</summary>
+    internal Tensor FirstMoment => _m;
+
+    /// <summary>The second moments (flat, live).</summary>
+    internal Tensor SecondMoment => _v;
 
     /// <summary>Updates <paramref name="parameters"/> in place from <paramref name="gradients"/> (both flat float32, laid out by <see cref="Layout"/>).</summary>
     public void Step(Tensor parameters, Tensor gradients, double learningRate)

@@ -23,6 +23,9 @@ public sealed class ExponentialMovingAverage : IDisposable
         Weights = layout.Views(_shadow);
     }
 
+    /// <summary>The averaged weights as one flat buffer (live), for data-parallel state synchronisation.</summary>
+    internal Tensor Buffer => _shadow;
+
     /// <summary>The target decay.</summary>
     public double Decay { get; }
 

@@ -17,6 +17,22 @@ public interface ITrainingObjective
     /// <param name="generator">The trainer's generator (CPU); every random draw comes from it, so runs resume exactly.</param>
     /// <returns>A float scalar, differentiable with respect to the network's trainable parameters.</returns>
     Tensor Loss(nn.Module<Tensor, Tensor, Condition, Tensor> network, Tensor x0, Condition condition, Generator generator);
+
+    /// <summary>The loss of one process's shard of a micro-batch in data-parallel training (<see cref="IProcessGroup"/>).
+    /// To make P processes train exactly like one, an implementation draws its randomness for the whole micro-batch of
+    /// <see cref="BatchShard.BatchSize"/> rows, as <see cref="Loss(nn.Module{Tensor, Tensor, Condition, Tensor}, Tensor, Condition, Generator)"/>
+    /// would, and keeps the shard's rows: every process then consumes the generator alike and each example gets the noise
+    /// it gets in a one-process run. The default handles the whole batch only.</summary>
+    /// <param name="network">The network being trained (in its compute dtype).</param>
+    /// <param name="x0">The shard's clean data (<see cref="BatchShard.Count"/>, C, H, W) on the training device.</param>
+    /// <param name="condition">The shard's condition, after dropout.</param>
+    /// <param name="generator">The trainer's generator (CPU), in the same state on every process.</param>
+    /// <param name="shard">Which rows of the micro-batch <paramref name="x0"/> holds.</param>
+    /// <returns>The mean loss over the shard's rows (so the mean over processes is the micro-batch's loss).</returns>
+    /// <exception cref="DiffusionException">The objective does not implement sharding and the shard is not the whole batch.</exception>
+    Tensor Loss(nn.Module<Tensor, Tensor, Condition, Tensor> network, Tensor x0, Condition condition, Generator generator, BatchShard shard)
+        => shard.IsWhole ? Loss(network, x0, condition, generator)
+        : throw new DiffusionException($"{GetType().Name} does not support data-parallel training: it must implement ITrainingObjective.Loss with a BatchShard.");
 }
 
 /// <summary>
@@ -44,12 +60,22 @@ public sealed class DiffusionObjective : ITrainingObjective
     /// <inheritdoc />
     public Tensor Loss(nn.Module<Tensor, Tensor, Condition, Tensor> network, Tensor x0, Condition condition, Generator generator)
     {
+        ArgumentNullException.ThrowIfNull(x0);
+        return Loss(network, x0, condition, generator, BatchShard.Whole((int)x0.shape[0]));
+    }
+
+    /// <inheritdoc />
+    public Tensor Loss(nn.Module<Tensor, Tensor, Condition, Tensor> network, Tensor x0, Condition condition, Generator generator, BatchShard shard)
+    {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(x0);
+        if (x0.shape[0] != shard.Count) throw new ArgumentException($"x0 has {x0.shape[0]} rows, the shard {shard.Count}.", nameof(x0));
         var device = x0.device;
-        long b = x0.shape[0];
-        var t = Scheduler.SampleTimesteps(b, generator, device);
-        var eps = randn(x0.shape, generator: generator).to(device);
+        var shape = x0.shape.ToArray();
+        shape[0] = shard.BatchSize;
+        // Drawn for the whole micro-batch, then sliced: each example's t and eps do not depend on how the batch is split.
+        var t = shard.Of(Scheduler.SampleTimesteps(shard.BatchSize, generator, device));
+        var eps = shard.Of(randn(shape, generator: generator)).to(device);
         var (alpha, sigma) = Scheduler.Scales(t, x0);
         var xt = alpha * x0 + sigma * eps;
         var output = network.forward(xt, t.to(ScalarType.Float32), condition);

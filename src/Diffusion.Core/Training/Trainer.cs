@@ -10,8 +10,18 @@ namespace Diffusion.Core.Training;
 /// precision, label dropout for classifier-free guidance, periodic checkpoints and previews, exact resume.
 /// Everything a run produces goes into one folder:
 /// <c>training.json</c>, <c>metrics.jsonl</c>, <c>checkpoints/latest/{model,ema,optimizer}.safetensors + state.json</c>.
+/// <para>
+/// Data-parallel training (an <see cref="IProcessGroup"/> of P processes, each running its own trainer): every process
+/// reads the same global micro-batch of <see cref="TrainingOptions.BatchSize"/> and draws the same random numbers for it
+/// (flips, label dropout, timesteps, noise) from the same generator, then trains on its shard of B/P rows
+/// (<see cref="ProcessGroups.ShardOf"/>); the gradients are averaged over the processes before <see cref="GradientHook"/>,
+/// the finiteness check and clipping, so every process takes the same decisions and the same optimizer and EMA steps, and P
+/// processes train like one process with the same batch up to float summation order. Rank 0's state (fresh or resumed)
+/// is broadcast at the start; the budget and cancellation are agreed so all stop after the same step; only rank 0 touches
+/// the run folder (checkpoints, metrics, training.json), reports progress and calls the preview callback.
+/// </para>
 /// </summary>
-public sealed class Trainer : IDisposable
+public sealed partial class Trainer : IDisposable
 {
     /// <summary>File name of the checkpoint weights (float32 master weights).</summary>
     public const string ModelFile = "model.safetensors";
@@ -30,6 +40,8 @@ public sealed class Trainer : IDisposable
     private readonly ExponentialMovingAverage _ema;
     private readonly ITrainingObjective _objective;
     private readonly Generator _generator;
+    private readonly IProcessGroup _group;
+    private readonly BatchShard _shard;
     private double _elapsedBefore;
     private double _lastLoss = double.NaN;
     private Tensor? _permutation;
@@ -55,10 +67,15 @@ public sealed class Trainer : IDisposable
     /// before noising, so the network learns its latents; null trains on pixels.</param>
     /// <param name="objective">What each step minimises; null: the denoising loss (<see cref="DiffusionObjective"/>) for the
     /// network's prediction under <paramref name="scheduler"/>, with <see cref="TrainingOptions.MinSnrGamma"/>.</param>
-    /// <exception cref="DiffusionException">Options are invalid or the existing checkpoint does not fit the network.</exception>
+    /// <param name="processGroup">The processes of a data-parallel run, each constructing its own trainer with the same
+    /// options and network architecture (see the class remarks); null or <see cref="SingleProcess"/> trains alone. Ranks
+    /// other than 0 never touch <paramref name="runDirectory"/>: rank 0's weights, optimizer state, step and generator
+    /// (fresh or resumed from its checkpoint) are broadcast to them here.</param>
+    /// <exception cref="DiffusionException">Options are invalid, the batch does not split evenly over the processes, or the
+    /// existing checkpoint does not fit the network.</exception>
     public Trainer(nn.Module<Tensor, Tensor, Condition, Tensor> network, INoiseScheduler scheduler, IConditioner? conditioner,
         ITrainingData data, TrainingOptions options, string runDirectory, Device? device = null, IAutoencoder? autoencoder = null,
-        ITrainingObjective? objective = null)
+        ITrainingObjective? objective = null, IProcessGroup? processGroup = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(options);
@@ -75,6 +92,8 @@ public sealed class Trainer : IDisposable
         Options = options;
         RunDirectory = runDirectory;
         _device = device ?? CPU;
+        _group = processGroup ?? SingleProcess.Instance;
+        _shard = _group.ShardOf(options.BatchSize);
         network.to(_device);
         if (options.GradientCheckpointing)
         {
@@ -89,9 +108,13 @@ public sealed class Trainer : IDisposable
         _ema = new ExponentialMovingAverage(_weights.Layout, _weights.Master, options.EmaDecay);
         _objective = objective ?? new DiffusionObjective(scheduler, _denoiser.Prediction, options.MinSnrGamma);
         _generator = new Generator((ulong)options.Seed, CPU);
-        Directory.CreateDirectory(runDirectory);
-        if (HasCheckpoint(runDirectory)) LoadCheckpoint();
-        OptionsJson.Save(options, Path.Combine(runDirectory, "training.json"));
+        if (IsWriter)
+        {
+            Directory.CreateDirectory(runDirectory);
+            if (HasCheckpoint(runDirectory)) LoadCheckpoint();
+            OptionsJson.Save(options, Path.Combine(runDirectory, "training.json"));
+        }
+        if (_group.Size > 1) BroadcastState();
     }
 
     /// <summary>The options of this run.</summary>
@@ -177,43 +200,53 @@ public sealed class Trainer : IDisposable
         using var lossSum = zeros(1, device: _device);
         bool cancelled = false;
         _network.train();
-        using var metrics = new StreamWriter(Path.Combine(RunDirectory, "metrics.jsonl"), append: true);
+        using var metrics = IsWriter ? new StreamWriter(Path.Combine(RunDirectory, "metrics.jsonl"), append: true) : null;
+        int skippedBefore = SkippedSteps;
 
-        while (!BudgetReached(clock))
+        // Every process decides to stop together (its own clock and signals are not the others'): the budget and the
+        // cancellation are agreed once per step.
+        bool last = _group.Any(BudgetReached(clock));
+        while (!last)
         {
-            if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
+            if (_group.Any(cancellationToken.IsCancellationRequested)) { cancelled = true; break; }
             using (var scope = NewDisposeScope())
             {
                 var loss = TrainStep();
                 using (no_grad()) lossSum.add_(loss.detach().to(ScalarType.Float32));
             }
             Step++; windowSteps++;
-            bool last = BudgetReached(clock);
+            last = _group.Any(BudgetReached(clock));
             if (Step % o.LogEvery == 0 || last)
             {
                 using (NewDisposeScope())
                 {
+                    _group.AllReduceMean(lossSum); // each shard's mean loss; their mean is the global batch's
                     _lastLoss = lossSum.ToSingle() / windowSteps;
                     lossSum.zero_();
                 }
                 double ips = windowSteps * o.BatchSize * o.GradientAccumulation / windowClock.Elapsed.TotalSeconds;
                 var elapsed = TimeSpan.FromSeconds(_elapsedBefore + clock.Elapsed.TotalSeconds);
                 peak = Math.Max(peak, Environment.WorkingSet);
-                metrics.WriteLine(JsonSerializer.Serialize(new
+                if (metrics is not null)
                 {
-                    step = Step, loss = _lastLoss, lr = o.LearningRateAt(Step - 1), imagesPerSecond = ips, gradNorm = _lastGradientNorm, skippedSteps = SkippedSteps,
-                    elapsedSeconds = elapsed.TotalSeconds, workingSetMB = Environment.WorkingSet / 1048576.0,
-                }, OptionsJson.Compact));
-                metrics.Flush();
-                progress?.Report(new TrainingProgress(Step, o.MaxSteps, _lastLoss, o.LearningRateAt(Step - 1), ips, elapsed, Remaining(clock, startStep)));
+                    metrics.WriteLine(JsonSerializer.Serialize(new
+                    {
+                        step = Step, loss = _lastLoss, lr = o.LearningRateAt(Step - 1), imagesPerSecond = ips, gradNorm = _lastGradientNorm, skippedSteps = SkippedSteps,
+                        skippedInInterval = SkippedSteps - skippedBefore, elapsedSeconds = elapsed.TotalSeconds, workingSetMB = Environment.WorkingSet / 1048576.0,
+                        processes = _group.Size,
+                    }, OptionsJson.Compact));
+                    metrics.Flush();
+                    progress?.Report(new TrainingProgress(Step, o.MaxSteps, _lastLoss, o.LearningRateAt(Step - 1), ips, elapsed, Remaining(clock, startStep)));
+                }
+                skippedBefore = SkippedSteps;
                 windowSteps = 0;
                 windowClock.Restart();
             }
-            if (o.SampleEvery is int every && Step % every == 0 && !last) onPreview?.Invoke(Step);
+            if (o.SampleEvery is int every && Step % every == 0 && !last && IsWriter) onPreview?.Invoke(Step);
             if (Step % o.CheckpointEvery == 0 && !last) SaveCheckpoint(clock);
         }
         SaveCheckpoint(clock);
-        onPreview?.Invoke(Step);
+        if (IsWriter) onPreview?.Invoke(Step);
         double total = _elapsedBefore + clock.Elapsed.TotalSeconds;
         double thisCall = Math.Max(callClock.Elapsed.TotalSeconds, 1e-9);
         return new TrainingResult(Step, _lastLoss, TimeSpan.FromSeconds(total), (Step - startStep) * o.BatchSize * o.GradientAccumulation / thisCall, peak, cancelled);
@@ -232,8 +265,10 @@ public sealed class Trainer : IDisposable
             using (no_grad()) total = total + loss.detach().to(ScalarType.Float32) / n;
         }
         var gradients = _weights.Gradients();
+        if (_group.Size > 1) _group.AllReduceMean(gradients); // the data-parallel average, before anything reads the gradient
         GradientHook?.Invoke(gradients);
-        if (!isfinite(total).all().logical_and(isfinite(gradients).all()).item<bool>()) // one host sync per step
+        bool finite = isfinite(total).all().logical_and(isfinite(gradients).all()).item<bool>(); // one host sync per step
+        if (!_group.All(finite)) // a shard's loss may be non-finite alone: every process skips together
         {
             // A NaN or Inf would poison the weights, the optimizer moments and the EMA: skip the update.
             _weights.ZeroGradients();
@@ -241,7 +276,7 @@ public sealed class Trainer : IDisposable
             if (++_skippedInARow > o.MaxSkippedSteps)
                 throw new DiffusionException($"Training stopped at step {Step}: the loss or the gradients were not finite in {_skippedInARow} steps in a row. " +
                     $"The last good checkpoint ({CheckpointDirectory(RunDirectory)}) is kept; lower the learning rate or check the data.");
-            Log?.Report($"Step {Step + 1}: the loss or the gradients are not finite (NaN or Inf); the step is skipped ({_skippedInARow} in a row, at most {o.MaxSkippedSteps}).");
+            if (IsWriter) Log?.Report($"Step {Step + 1}: the loss or the gradients are not finite (NaN or Inf); the step is skipped ({_skippedInARow} in a row, at most {o.MaxSkippedSteps}).");
             return zeros(1, device: _device);
         }
         _skippedInARow = 0;
@@ -254,7 +289,9 @@ public sealed class Trainer : IDisposable
         return total;
     }
 
-    /// <summary>One micro-batch: augment, encode, condition (with dropout), then the objective.</summary>
+    /// <summary>One micro-batch: augment, encode, condition (with dropout), then the objective. In data-parallel training
+    /// every process prepares the whole global micro-batch with the same random draws and keeps its shard for the
+    /// objective, so an example's flip, dropout, timestep and noise do not depend on the number of processes.</summary>
     private Tensor MicroBatchLoss(int microStep)
     {
         var o = Options;
@@ -270,10 +307,15 @@ public sealed class Trainer : IDisposable
             using (no_grad()) x0 = _autoencoder.Encode(x0, _generator);
         var condition = _conditioner?.EncodeBatch(batch, _device) ?? Condition.None;
         if (_conditioner is not null) condition = _conditioner.DropForTraining(condition, o.LabelDropout, _generator);
+        if (!_shard.IsWhole)
+        {
+            x0 = _shard.Of(x0);
+            condition = condition.Map((_, c) => _shard.Of(c));
+        }
         // Autocast covers the forward pass and the loss; backward runs outside it (the recorded casts give it its dtypes),
         // and closing the scope drops the cached bf16 weights, which the optimizer step is about to change.
         using var amp = Options.Precision == Precision.Autocast ? Autocast.Enter(_device) : null;
-        return _objective.Loss(_network, x0, condition, _generator);
+        return _objective.Loss(_network, x0, condition, _generator, _shard);
     }
 
     /// <summary>The micro-batch for a global micro-step: epochs are permutations seeded by (seed, epoch), so a resumed run
@@ -308,6 +350,13 @@ public sealed class Trainer : IDisposable
 
     private void SaveCheckpoint(Stopwatch clock)
     {
+        if (!IsWriter)
+        {
+            // Same clock bookkeeping as rank 0, without writing: the weights are rank 0's.
+            _elapsedBefore += clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            return;
+        }
         using var scope = NewDisposeScope();
         // Non-finite weights are never saved: the last good checkpoint stays what a resume or a sampler reads.
         if (!isfinite(_weights.Master).all().item<bool>() || !_ema.Weights.Values.All(w => isfinite(w).all().item<bool>()))

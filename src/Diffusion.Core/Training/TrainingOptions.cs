@@ -44,7 +44,8 @@ public enum ResumePoint
 /// <summary>Options of a training run; saved as JSON in the run folder and reloaded on resume.</summary>
 public sealed record TrainingOptions
 {
-    /// <summary>Images per optimizer step. Default 128.</summary>
+    /// <summary>Images per micro-batch (per optimizer step without accumulation). In data-parallel training this is the
+    /// global batch, split evenly over the processes (<see cref="IProcessGroup"/>). Default 128.</summary>
     public int BatchSize { get; init; } = 128;
 
     /// <summary>Stop after this many optimizer steps (counted across resumes). Null: no step limit. Default null.</summary>

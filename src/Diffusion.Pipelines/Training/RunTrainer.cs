@@ -64,33 +64,69 @@ public static class RunTrainer
     /// <exception cref="DiffusionException">The options are invalid, the data are missing or do not fit the network.</exception>
     public static TrainRunResult Run(TrainRunOptions request, IProgress<string>? log = null, IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default)
+        => Run(request, SingleProcess.Instance, log, progress, cancellationToken);
+
+    /// <summary>Trains as one process of a data-parallel run (see <see cref="Trainer"/>): every process of
+    /// <paramref name="processGroup"/> calls this with the same request. Each resolves the request (so bad input fails
+    /// everywhere alike), then trains with rank 0's resolved options; rank 0 loads the data first (a download happens once),
+    /// and only rank 0 writes the run folder, logs and reports progress.</summary>
+    /// <param name="request">Preset and overrides; <see cref="TrainingOptions.BatchSize"/> is the global batch, split evenly
+    /// over the processes.</param>
+    /// <param name="processGroup">The processes of the run (<see cref="SingleProcess.Instance"/> alone).</param>
+    /// <param name="log">Receives one line per stage, on rank 0.</param>
+    /// <param name="progress">Receives the trainer's reports, on rank 0.</param>
+    /// <param name="cancellationToken">Stops the run at the next step (on every process: the stop is agreed).</param>
+    /// <exception cref="DiffusionException">The options are invalid, the data are missing or do not fit the network, or the
+    /// batch does not split evenly over the processes.</exception>
+    public static TrainRunResult Run(TrainRunOptions request, IProcessGroup processGroup, IProgress<string>? log = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(processGroup);
+        bool writer = processGroup.Rank == 0;
+        if (!writer) { log = null; progress = null; }
         var (options, outDir, resuming) = Resolve(request);
+        if (processGroup.Size > 1)
+        {
+            // Rank 0's view of the run folder wins: a node that cannot see it still trains the resumed run's options.
+            options = JsonSerializer.Deserialize<RunOptions>(processGroup.BroadcastText(OptionsJson.Serialize(options)), OptionsJson.Options)!;
+            resuming = processGroup.BroadcastText(resuming ? "1" : "0") == "1";
+            _ = processGroup.ShardOf(options.Training.BatchSize);
+            log?.Report($"Data-parallel training on {processGroup.Size} processes: batch {options.Training.BatchSize} = {processGroup.Size} x {options.Training.BatchSize / processGroup.Size}.");
+        }
         if (resuming) log?.Report($"Resuming run in {outDir} (preset {options.Preset}).");
         var device = Devices.Resolve(request.Device);
         var dataDir = DataDirectory.Resolve(request.DataDirectory);
         log?.Report($"Loading {options.Dataset} from {dataDir} ...");
+        if (!writer) processGroup.Barrier();
         using var data = options.LoadData(dataDir, DatasetSplit.Train, log, cancellationToken);
+        if (writer && processGroup.Size > 1) processGroup.Barrier();
         if (request.Dataset is not null && !resuming)
             options = options with { Model = options.Model with { NumClasses = data.Classes.Count > 1 ? data.Classes.Count : null } };
         if (options.Model.NumClasses is int classes && classes != data.Classes.Count)
             throw new DiffusionException($"The preset's network has {classes} classes but {options.Dataset} has {data.Classes.Count}; pick a dataset with {classes} classes or an unconditional preset.");
         log?.Report($"{data.Count:N0} images, {data.Size}x{data.Size}x{data.Channels}, {data.Classes.Count} class(es).");
-        Directory.CreateDirectory(outDir);
-        OptionsJson.Save(options, Path.Combine(outDir, RunOptions.FileName));
+        if (writer)
+        {
+            Directory.CreateDirectory(outDir);
+            OptionsJson.Save(options, Path.Combine(outDir, RunOptions.FileName));
+        }
 
         var t = options.Training;
         manual_seed(t.Seed);
         using var network = new UNet(options.Model);
         log?.Report($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision.Resolve(device)}, batch {t.BatchSize}, {get_num_threads()} threads.");
         var conditioner = options.Model.NumClasses is int k ? new ClassConditioner(k, data.Classes) : null;
-        using var trainer = new Trainer(network, new NoiseSchedule(options.Schedule), conditioner, data, t, outDir, device) { Log = log };
+        using var trainer = new Trainer(network, new NoiseSchedule(options.Schedule), conditioner, data, t, outDir, device,
+            processGroup: processGroup) { Log = log };
         if (trainer.Step > 0) log?.Report($"Continuing from step {trainer.Step}.");
         var result = trainer.Run(progress, step => Preview(options, trainer, outDir, step, data.Classes), cancellationToken);
         var modelDir = Path.Combine(outDir, RunFolders.ModelFolder);
-        SaveModel(options, trainer.EmaWeights, data.Classes, modelDir);
-        WriteLossCurve(outDir);
-        OptionsJson.Save(result, Path.Combine(outDir, "train-result.json"));
+        if (writer)
+        {
+            SaveModel(options, trainer.EmaWeights, data.Classes, modelDir);
+            WriteLossCurve(outDir);
+            OptionsJson.Save(result, Path.Combine(outDir, "train-result.json"));
+        }
         return new TrainRunResult(outDir, modelDir, options, result);
     }
 
