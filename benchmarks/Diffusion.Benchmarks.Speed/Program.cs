@@ -15,12 +15,22 @@ using Diffusion.Models;
 // reported next to all of them. Writes JSON and a Markdown table.
 //   dotnet benchmarks/Diffusion.Benchmarks.Speed/bin/Release/net10.0/Diffusion.Benchmarks.Speed.dll --networks mnist
 if (args.Length > 0 && args[0] == "child") return Child.Run(args[1..]);
+if (args.Length == 2 && args[0] == "--report")
+{
+    // Writes the Markdown of an earlier run's JSON again (e.g. after a change to the report).
+    var md = Report.Markdown(JsonNode.Parse(File.ReadAllText(args[1]))!.AsObject());
+    File.WriteAllText(Path.ChangeExtension(args[1], ".md"), md);
+    Console.WriteLine(md);
+    return 0;
+}
 
 const string Help = """
     Diffusion.Benchmarks.Speed: training and sampling images/s, SDK vs PyTorch, allocator tuned vs default.
       --networks LIST        run presets whose network to measure (default mnist; e.g. mnist,cifar10)
       --precisions LIST      fp32,bf16,autocast (default all three)
       --allocators LIST      tuned,default (default both)
+      --kinds LIST           train,sample-guided,sample-1nfe (default all three)
+      --profile yes|no       the per-operation profile of a training step (default yes)
       --train-steps N        timed training steps per run (default 20), after --warmup N (default 5)
       --batch N              training batch (default: the preset's)
       --sample-count N       images per sampling run (default 250), --sample-steps N (default 10), --guidance G (default 2)
@@ -29,9 +39,10 @@ const string Help = """
                              (fp32, --train-steps 3; default faces, the 64 px network; 'none' skips)
       --python PATH          python with torch (default /usr/bin/python3; 'none' skips PyTorch)
       --out DIR              where the JSON and Markdown go (default benchmarks/results)
+    --report FILE.json       writes the Markdown of an earlier run again
     """;
 
-string[] known = ["memory-networks", "networks", "precisions", "allocators", "train-steps", "warmup", "batch", "sample-count", "sample-steps", "guidance", "repeats", "python", "out"];
+string[] known = ["kinds", "profile", "memory-networks", "networks", "precisions", "allocators", "train-steps", "warmup", "batch", "sample-count", "sample-steps", "guidance", "repeats", "python", "out"];
 JsonObject? report = null;
 return ConsoleBenchmark.Run(args.Length == 0 ? ["--networks", "mnist"] : args, Help, ct =>
 {
@@ -40,6 +51,9 @@ return ConsoleBenchmark.Run(args.Length == 0 ? ["--networks", "mnist"] : args, H
     var networks = OptionValues.List(Get("networks", "mnist"));
     var precisions = OptionValues.List(Get("precisions", "fp32,bf16,autocast"));
     var allocators = OptionValues.List(Get("allocators", "tuned,default"));
+    var kinds = OptionValues.List(Get("kinds", "train,sample-guided,sample-1nfe"));
+    foreach (var k in kinds) if (k is not ("train" or "sample-guided" or "sample-1nfe")) throw new DiffusionException($"--kinds: unknown '{k}' (train, sample-guided, sample-1nfe).");
+    bool profile = Get("profile", "yes") != "no";
     int trainSteps = OptionValues.Int("train-steps", Get("train-steps", "20"), 1, 100000);
     int warmup = OptionValues.Int("warmup", Get("warmup", "5"), 1, 100000);
     int sampleCount = OptionValues.Int("sample-count", Get("sample-count", "250"), 1, 100000);
@@ -63,7 +77,7 @@ return ConsoleBenchmark.Run(args.Length == 0 ? ["--networks", "mnist"] : args, H
         ["settings"] = new JsonObject
         {
             ["trainSteps"] = trainSteps, ["warmup"] = warmup, ["sampleCount"] = sampleCount, ["sampleSteps"] = sampleSteps,
-            ["guidance"] = guidance, ["repeats"] = repeats, ["sampler"] = "ddim",
+            ["guidance"] = guidance, ["repeats"] = repeats, ["sampler"] = "ddim", ["kinds"] = string.Join(",", kinds),
         },
     };
     var matmul = new JsonObject { ["dotnet"] = Processes.Dotnet(["matmul", "2048"], "tuned") };
@@ -98,8 +112,11 @@ return ConsoleBenchmark.Run(args.Length == 0 ? ["--networks", "mnist"] : args, H
             }
             finally { Directory.Delete(dump, true); }
         }
-        entry["profile"] = Processes.Dotnet(["profile", name, $"{batch}", "7"], "tuned");
-        Console.Error.WriteLine($"{name} profile {entry["profile"]!.ToJsonString()}");
+        if (profile)
+        {
+            entry["profile"] = Processes.Dotnet(["profile", name, $"{batch}", "7"], "tuned");
+            Console.Error.WriteLine($"{name} profile {entry["profile"]!.ToJsonString()}");
+        }
         var optionsFile = Path.Combine(Path.GetTempPath(), $"diffusion-speed-{name}-{Environment.ProcessId}.json");
         File.WriteAllText(optionsFile, run.Model.ToJson());
 
@@ -120,6 +137,7 @@ return ConsoleBenchmark.Run(args.Length == 0 ? ["--networks", "mnist"] : args, H
                     jobs.Add(("sample-guided", $"pytorch {p} {alloc}", () => Processes.Python(python, script, ["sample", optionsFile, $"{sampleCount}", $"{sampleSteps}", Inv(guidance), "250", p], alloc)));
                     jobs.Add(("sample-1nfe", $"pytorch {p} {alloc}", () => Processes.Python(python, script, ["sample", optionsFile, $"{sampleCount}", "1", "1", "250", p], alloc)));
                 }
+        jobs.RemoveAll(j => !kinds.Contains(j.Kind));
         var all = new Dictionary<(string, string), List<JsonObject>>();
         for (int r = 0; r < repeats; r++)
         {

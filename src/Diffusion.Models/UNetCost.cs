@@ -61,6 +61,26 @@ public static class UNetCost
         return 2 * macs;
     }
 
+    /// <summary>Elements of the largest activation one image makes in a forward pass: the widest input of a block
+    /// (an up block's concatenation at full resolution, usually). Times the batch and the dtype's size, the largest
+    /// single tensor of a call.</summary>
+    public static long LargestActivationPerImage(UNetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var o = options;
+        long largest = 0;
+        for (int level = 0; level < o.Levels; level++)
+        {
+            long size = o.SampleSize >> level;
+            long above = level < o.Levels - 1 ? o.ChannelsAt(level + 1) : o.ChannelsAt(level);
+            // The up block's first residual block reads the level above's output next to this level's skip.
+            largest = Math.Max(largest, (above + o.ChannelsAt(level)) * size * size);
+            if (level > 0) largest = Math.Max(largest, o.ChannelsAt(level) * 4 * size * size); // the 2x upsampled input
+        }
+        return largest;
+    }
+
     /// <summary>Floating-point operations of one training step for one image: forward plus backward, ≈ 3 forwards.</summary>
     public static double TrainingFlops(UNetOptions options) => 3 * ForwardFlops(options);
 }

@@ -20,6 +20,9 @@ internal static class Generation
         double? guidance = conditional ? r.GuidanceScale : null;
         // Autocast covers the network's forward pass only; the guidance combination and the sampler's arithmetic stay float32.
         IDenoiser network = c.Autocast ? new AutocastDenoiser(c.Denoiser, device) : c.Denoiser;
+        // Network calls of at most ChunkBytes of activations: guidance doubles the batch, and on glibc a block above
+        // 64 MiB on this (non-main) thread is mapped and zeroed afresh on every allocation (ChunkedDenoiser).
+        if (c.Denoiser is UNet unet) network = new ChunkedDenoiser(network, RowsPerCall(unet.Options));
         IDenoiser denoiser = network;
         if (conditional && (r.GuidanceScale != 1 || r.Guidance is not null))
             denoiser = new ClassifierFreeGuidance(network, r.GuidanceScale, c.Conditioner!, r.Guidance);
@@ -72,6 +75,13 @@ internal static class Generation
             throw;
         }
     }
+
+    /// <summary>The largest activation of one network call, in bytes (float32): 32 MiB, half glibc's limit above which a
+    /// non-main thread's allocations are mapped afresh.</summary>
+    internal const long ChunkBytes = 32L << 20;
+
+    /// <summary>Rows per network call so that its largest activation stays within <see cref="ChunkBytes"/>.</summary>
+    internal static int RowsPerCall(UNetOptions o) => (int)Math.Clamp(ChunkBytes / (4 * UNetCost.LargestActivationPerImage(o)), 1, int.MaxValue);
 
     /// <summary>Checks the request against the model; returns the class of every image, or null when unconditional.</summary>
     private static int[]? Validate(PipelineComponents c, GenerationRequest r)

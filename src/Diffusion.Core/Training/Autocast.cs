@@ -25,15 +25,15 @@ public sealed class Autocast : IDisposable
     private readonly int _threadId;
     private bool _disposed;
 
-    private Autocast(sbyte device, ScalarType dtype)
+    private Autocast(sbyte device, ScalarType dtype, bool enabled = true)
     {
         var api = Api.Value ?? throw new DiffusionException(ErrorText);
         _device = device;
         _threadId = Environment.CurrentManagedThreadId;
         _previousEnabled = api.IsEnabled(device) != 0;
         _previousDtype = api.GetDtype(device);
-        api.SetDtype(device, (sbyte)dtype);
-        api.SetEnabled(device, 1);
+        if (enabled) api.SetDtype(device, (sbyte)dtype);
+        api.SetEnabled(device, (byte)(enabled ? 1 : 0));
         api.IncrementNesting();
     }
 
@@ -62,6 +62,18 @@ public sealed class Autocast : IDisposable
         if (dtype is not (ScalarType.BFloat16 or ScalarType.Float16))
             throw new DiffusionException($"Autocast computes in bfloat16 or float16, not {dtype}.");
         return new Autocast(DeviceCode(device), dtype);
+    }
+
+    /// <summary>Opens a scope in which autocast is off for <paramref name="device"/>'s type on this thread, inside an
+    /// autocast scope: for an operation that must run in the dtype its inputs have (PyTorch's
+    /// <c>autocast(enabled=False)</c>). Returns null when autocast is not on here, so it costs nothing outside autocast.</summary>
+    /// <param name="device">The device whose type to switch off.</param>
+    public static Autocast? Suspend(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (Api.Value is not { } api || device.type is not (DeviceType.CPU or DeviceType.CUDA)) return null;
+        var code = DeviceCode(device);
+        return api.IsEnabled(code) != 0 ? new Autocast(code, ScalarType.BFloat16, enabled: false) : null;
     }
 
     /// <summary>Ends the scope: restores the flag and dtype that were in force before it and, when this was the outermost

@@ -71,6 +71,26 @@ public sealed class AutocastTests
     }
 
     [Fact]
+    public void SuspendRunsFloat32InsideAnAutocastScopeAndIsNullOutside()
+    {
+        using var d = NewDisposeScope();
+        var (conv, x) = Conv();
+        Assert.Null(Autocast.Suspend(CPU));
+        using (Autocast.Enter(CPU))
+        {
+            using (var off = Autocast.Suspend(CPU))
+            {
+                Assert.NotNull(off);
+                Assert.False(Autocast.IsEnabled(CPU));
+                Assert.Equal(ScalarType.Float32, conv.call(x).dtype);
+            }
+            Assert.True(Autocast.IsEnabled(CPU));
+            Assert.Equal(ScalarType.BFloat16, conv.call(x).dtype);
+        }
+        Assert.False(Autocast.IsEnabled(CPU));
+    }
+
+    [Fact]
     public void AnExceptionInsideTheScopeLeavesAutocastOff()
     {
         try
