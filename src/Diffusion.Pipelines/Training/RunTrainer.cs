@@ -37,7 +37,10 @@ public static class RunTrainer
         if (request.BatchSize is int b) t = t with { BatchSize = b };
         if (request.LearningRate is double lr) t = t with { LearningRate = lr };
         if (request.LabelDropout is double dropout) t = t with { LabelDropout = dropout };
-        options = options with { Training = t with { Seed = request.Seed, Precision = request.Precision, ResumeFrom = request.ResumeFrom } };
+        options = options with { Training = t with
+        {
+            Seed = request.Seed, Precision = request.Precision, ResumeFrom = request.ResumeFrom, GradientCheckpointing = request.GradientCheckpointing,
+        } };
         if (request.Dataset is { } dataset && !resuming) options = options with { Dataset = dataset };
         if (request.Schedule is { } kind)
         {
@@ -114,7 +117,7 @@ public static class RunTrainer
         var t = options.Training;
         manual_seed(t.Seed);
         using var network = new UNet(options.Model);
-        log?.Report($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision.Resolve(device)}, batch {t.BatchSize}, {get_num_threads()} threads.");
+        log?.Report($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision.Resolve(device)}, batch {t.BatchSize}, {get_num_threads()} threads{(t.GradientCheckpointing ? ", gradient checkpointing" : "")}.");
         var conditioner = options.Model.NumClasses is int k ? new ClassConditioner(k, data.Classes) : null;
         using var trainer = new Trainer(network, new NoiseSchedule(options.Schedule), conditioner, data, t, outDir, device,
             processGroup: processGroup) { Log = log };

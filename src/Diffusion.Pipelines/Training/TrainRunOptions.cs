@@ -48,6 +48,11 @@ public sealed record TrainRunOptions
     /// <summary>Compute precision. Default <see cref="Precision.Auto"/>.</summary>
     public Precision Precision { get; init; } = Precision.Auto;
 
+    /// <summary>Recompute the network's blocks in backward instead of keeping their activations
+    /// (<see cref="TrainingOptions.GradientCheckpointing"/>): less memory, about a third slower, the same result; may be
+    /// switched on or off when a run is resumed. Default false.</summary>
+    public bool GradientCheckpointing { get; init; }
+
     /// <summary>Which checkpoint a resumed run starts from (the previous one when the latest is corrupted). Default latest.</summary>
     public ResumePoint ResumeFrom { get; init; } = ResumePoint.Latest;
 
