@@ -180,8 +180,7 @@ public static class PipelineFolder
 
     private static void Prepare(UNet network, Device device, Precision precision)
     {
-        if (precision.Resolve(device) == Precision.Autocast && !Autocast.IsAvailable)
-            throw new DiffusionException("Precision.Autocast needs libtorch's autocast entry points, which this native library lacks; use BFloat16 or Float32.");
+        if (precision.Resolve(device) == Precision.Autocast) Autocast.EnsureAvailable();
         if (precision.Resolve(device) == Precision.BFloat16) network.to(ScalarType.BFloat16);
         network.to(device);
         network.eval();

@@ -40,6 +40,14 @@ public sealed class Autocast : IDisposable
     /// <summary>True when libtorch's autocast entry points were found in this process's native library.</summary>
     public static bool IsAvailable => Api.Value is not null;
 
+    /// <summary>Throws unless libtorch's autocast entry points are available (<see cref="IsAvailable"/>): the one check
+    /// every user of <see cref="Precision.Autocast"/> makes before starting.</summary>
+    /// <exception cref="DiffusionException">They are not.</exception>
+    public static void EnsureAvailable()
+    {
+        if (Api.Value is null) throw new DiffusionException(ErrorText);
+    }
+
     /// <summary>Whether autocast is on for <paramref name="device"/>'s type on the calling thread.</summary>
     /// <param name="device">The device whose type to ask about.</param>
     /// <exception cref="DiffusionException">libtorch's autocast entry points are not available (<see cref="IsAvailable"/>).</exception>

@@ -17,7 +17,7 @@ public sealed class AutocastDenoiser : IDenoiser
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(device);
-        if (!Autocast.IsAvailable) throw new DiffusionException("Autocast is not available in this native library; use Precision.BFloat16 or Float32.");
+        Autocast.EnsureAvailable();
         Inner = inner;
         _device = device;
     }

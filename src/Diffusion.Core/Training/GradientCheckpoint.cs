@@ -42,20 +42,6 @@ public static class GradientCheckpoint
         return CheckpointFunction.apply(args);
     }
 
-    /// <summary>Runs a module of one input checkpointed (see <see cref="Run(Func{IReadOnlyList{Tensor}, Tensor}, IReadOnlyList{Tensor}, IEnumerable{Parameter})"/>).</summary>
-    public static Tensor Run(nn.Module<Tensor, Tensor> module, Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(module);
-        return Run(a => module.call(a[0]), [x], module.parameters());
-    }
-
-    /// <summary>Runs a module of two inputs (e.g. a residual block's features and embedding) checkpointed.</summary>
-    public static Tensor Run(nn.Module<Tensor, Tensor, Tensor> module, Tensor x, Tensor y)
-    {
-        ArgumentNullException.ThrowIfNull(module);
-        return Run(a => module.call(a[0], a[1]), [x, y], module.parameters());
-    }
-
     private sealed record Segment(Func<IReadOnlyList<Tensor>, Tensor> Body, bool[] InputNeedsGrad, Parameter[] Parameters, bool Autocast, Device Device);
 
     private sealed class RngState(byte[] bytes)

@@ -24,7 +24,8 @@ public sealed class MasterWeights : IDisposable
     private readonly Tensor _master;
     private readonly bool _separate;
 
-    /// <summary>Converts <paramref name="network"/> to <paramref name="precision"/>, takes float32 masters of its
+    /// <summary>Converts <paramref name="network"/> to bfloat16 when <paramref name="precision"/> resolves to BFloat16 (Float32
+    /// and Autocast keep it float32), takes float32 masters of its
     /// trainable parameters and moves the parameters and their gradients into flat buffers.</summary>
     /// <remarks>Do not convert or move the network afterwards (<c>to(...)</c> would replace the parameters and
     /// detach them from the buffers).</remarks>

@@ -101,9 +101,8 @@ public sealed partial class Trainer : IDisposable
                 throw new DiffusionException($"GradientCheckpointing is set but {network.GetType().Name} does not implement ISupportsGradientCheckpointing.");
             checkpointable.GradientCheckpointing = true;
         }
-        if (options.Precision == Precision.Autocast && !Autocast.IsAvailable)
-            throw new DiffusionException("Precision.Autocast needs libtorch's autocast entry points, which this native library lacks; use BFloat16 or Float32.");
-        _weights = new MasterWeights(network, options.Precision == Precision.Autocast ? Precision.Float32 : options.Precision);
+        if (options.Precision == Precision.Autocast) Autocast.EnsureAvailable();
+        _weights = new MasterWeights(network, options.Precision); // only BFloat16 gets a separate compute copy
         _optimizer = new AdamW(_weights.Layout, options.Beta1, options.Beta2, options.AdamEpsilon, options.WeightDecay, _device);
         _ema = new ExponentialMovingAverage(_weights.Layout, _weights.Master, options.EmaDecay);
         _objective = objective ?? new DiffusionObjective(scheduler, _denoiser.Prediction, options.MinSnrGamma);
