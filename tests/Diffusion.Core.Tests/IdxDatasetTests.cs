@@ -74,7 +74,7 @@ public sealed class IdxDatasetTests
         Assert.Equal(Enumerable.Range(0, 10).Select(i => i.ToString()), test.Classes);
         Assert.Equal(new long[] { 7, 2, 1, 0, 4 }, test.Labels.narrow(0, 0, 5).data<long>().ToArray());
         using var counts = test.Labels.bincount(null, 10);
-        Assert.All(counts.data<long>().ToArray(), c => Assert.InRange(c, 800, 1200));
+        Assert.Equal(new long[] { 980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009 }, counts.data<long>().ToArray()); // MNIST's published test-set class counts
         string keep = Environment.GetEnvironmentVariable("DIFFUSION_TEST_KEEP") ?? "";
         if (keep.Length > 0)
         {
