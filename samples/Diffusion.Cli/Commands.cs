@@ -53,6 +53,8 @@ internal static partial class Commands
             Description = "Data-parallel training as one process of an MPI job: 'mpirun.mpich -np P dotnet diffusion.dll train ... --distributed' (needs MPICH: apt-get install mpich). --batch is the global batch, split over the P processes; rank 0 writes --out. See docs/distributed.md.",
         };
 
+        var replicas = Flags.Text("--devices", "Data-parallel training inside this process, one replica per device: e.g. cuda:0,cuda:1 (or cpu,cpu to try it). --batch is the whole batch, split over the devices; replaces --device. See docs/distributed.md.");
+
         var checkpointing = new Option<bool>("--gradient-checkpointing")
         {
             Description = "Recompute each block's activations in backward instead of keeping them: less memory (about half the live tensor memory on the faces network), about a third slower, the same weights.",
@@ -61,7 +63,7 @@ internal static partial class Commands
         var command = new Command("train", "Train a model from a preset; writes run.json, checkpoints, metrics, sample grids and a loss curve into --out.")
         {
             preset, minutes, steps, output, dataDir, dataset, batch, lr, labelDropout, schedule, prediction, seed, precision, threads, device, from, distributed,
-            checkpointing,
+            replicas, checkpointing,
         };
         command.SetAction(p =>
         {
@@ -84,6 +86,16 @@ internal static partial class Commands
                 ResumeFrom = p.GetValue(from) ?? ResumePoint.Latest,
                 GradientCheckpointing = p.GetValue(checkpointing),
             };
+            var devices = p.GetValue(replicas)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            if (devices is not null)
+            {
+                if (p.GetValue(distributed)) throw new DiffusionException("--devices and --distributed do not go together: use one MPI process per device (mpirun ... --distributed), or --devices alone.");
+                if (p.Given(device)) throw new DiffusionException("--devices replaces --device: give the devices in one list, e.g. --devices cuda:0,cuda:1.");
+                if (devices.Length == 0) throw new DiffusionException("--devices takes a comma-separated list of devices, e.g. cuda:0,cuda:1.");
+                set_num_threads(p.GetValue(threads));
+                var replicated = TrainingDisplay.Run((log, progress) => RunTrainer.RunReplicated(request, devices, log, progress, ct));
+                return Finish(replicated);
+            }
             using var group = p.GetValue(distributed) ? DistributedTraining.Start() : null;
             if (group is not null) request = request with { Device = DistributedTraining.Device(request.Device) };
             set_num_threads(group is not null && !p.Given(threads) ? DistributedTraining.DefaultThreads() : p.GetValue(threads));
@@ -92,14 +104,19 @@ internal static partial class Commands
             var run = group is null
                 ? TrainingDisplay.Run((log, progress) => RunTrainer.Run(request, log, progress, ct))
                 : DistributedTraining.Run(group, () => TrainingDisplay.Run((log, progress) => RunTrainer.Run(request, group, log, progress, ct)));
+            return Finish(run);
+        });
+        return command;
+
+        static int Finish(TrainRunResult run)
+        {
             var result = run.Training;
             Console.WriteLine(result.Cancelled
                 ? $"Stopped at step {result.Steps}; checkpoint saved. Run the same command again to resume."
                 : $"Done: {result.Steps} steps in {result.Elapsed:h\\:mm\\:ss}, final loss {result.FinalLoss:F4}, {result.ImagesPerSecond:F0} img/s, peak memory {result.PeakWorkingSetBytes / 1048576} MB.");
             Console.WriteLine($"Run folder: {Path.GetFullPath(run.RunDirectory)}  Model: {Path.GetFullPath(run.ModelDirectory)}");
             return result.Cancelled ? 130 : 0;
-        });
-        return command;
+        }
     }
 
     private static Command Sample(CancellationToken ct)

@@ -69,6 +69,32 @@ public static class RunTrainer
         CancellationToken cancellationToken = default)
         => Run(request, SingleProcess.Instance, log, progress, cancellationToken);
 
+    /// <summary>Trains with one replica per device inside this process (<see cref="ReplicaGroup"/>: one thread per replica,
+    /// e.g. one per CUDA device): every replica builds the network on its device and trains its share of every batch, the
+    /// gradients are averaged before each optimizer step, and replica 0 writes the run folder, logs and reports progress.
+    /// The run trains the weights one device would with the same batch, up to float summation order; a checkpoint resumes
+    /// with any number of devices or processes.</summary>
+    /// <param name="request">Preset and overrides; <see cref="TrainingOptions.BatchSize"/> is the whole batch, split evenly
+    /// over the devices. Its <see cref="TrainRunOptions.Device"/> is ignored.</param>
+    /// <param name="devices">One device name per replica ("cpu", "cuda:0", …; see <see cref="Devices.Resolve"/>); one
+    /// device trains alone.</param>
+    /// <param name="log">Receives one line per stage, from replica 0's thread.</param>
+    /// <param name="progress">Receives replica 0's reports, on its thread.</param>
+    /// <param name="cancellationToken">Stops every replica after the same step.</param>
+    /// <exception cref="DiffusionException">No devices, an unknown or unavailable device, the batch does not split evenly
+    /// over the devices, or what <see cref="Run(TrainRunOptions, IProgress{string}?, IProgress{TrainingProgress}?, CancellationToken)"/> refuses.</exception>
+    public static TrainRunResult RunReplicated(TrainRunOptions request, IReadOnlyList<string> devices, IProgress<string>? log = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(devices);
+        if (devices.Count == 0) throw new DiffusionException("Replicated training needs at least one device, e.g. cuda:0,cuda:1.");
+        foreach (var d in devices) _ = Devices.Resolve(d); // an unknown or missing device fails here, once, before any thread starts
+        if (devices.Count == 1) return Run(request with { Device = devices[0] }, log, progress, cancellationToken);
+        log?.Report($"Replicas on {string.Join(", ", devices)}.");
+        return ReplicaGroup.Run(devices.Count, g => Run(request with { Device = devices[g.Rank] }, g, log, progress, cancellationToken))[0];
+    }
+
     /// <summary>Trains as one process of a data-parallel run (see <see cref="Trainer"/>): every process of
     /// <paramref name="processGroup"/> calls this with the same request. Each resolves the request (so bad input fails
     /// everywhere alike), then trains with rank 0's resolved options; rank 0 loads the data first (a download happens once),
@@ -94,7 +120,7 @@ public static class RunTrainer
             options = JsonSerializer.Deserialize<RunOptions>(processGroup.BroadcastText(OptionsJson.Serialize(options)), OptionsJson.Options)!;
             resuming = processGroup.BroadcastText(resuming ? "1" : "0") == "1";
             _ = processGroup.ShardOf(options.Training.BatchSize);
-            log?.Report($"Data-parallel training on {processGroup.Size} processes: batch {options.Training.BatchSize} = {processGroup.Size} x {options.Training.BatchSize / processGroup.Size}.");
+            log?.Report($"Data-parallel training on {processGroup.Size} {(processGroup is ReplicaGroup ? "replicas" : "processes")}: batch {options.Training.BatchSize} = {processGroup.Size} x {options.Training.BatchSize / processGroup.Size}.");
         }
         if (resuming) log?.Report($"Resuming run in {outDir} (preset {options.Preset}).");
         var device = Devices.Resolve(request.Device);
@@ -115,8 +141,7 @@ public static class RunTrainer
         }
 
         var t = options.Training;
-        manual_seed(t.Seed);
-        using var network = new UNet(options.Model);
+        using var network = NewNetwork(options.Model, t.Seed);
         log?.Report($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision.Resolve(device)}, batch {t.BatchSize}, {get_num_threads()} threads{(t.GradientCheckpointing ? ", gradient checkpointing" : "")}.");
         var conditioner = options.Model.NumClasses is int k ? new ClassConditioner(k, data.Classes) : null;
         using var trainer = new Trainer(network, new NoiseSchedule(options.Schedule), conditioner, data, t, outDir, device,
@@ -131,6 +156,18 @@ public static class RunTrainer
             OptionsJson.Save(result, Path.Combine(outDir, "train-result.json"));
         }
         return new TrainRunResult(outDir, modelDir, options, result);
+    }
+
+    private static readonly object NetworkInit = new();
+
+    /// <summary>A freshly initialised network from the seed; under a lock, since replicas on threads share torch's global generator.</summary>
+    private static UNet NewNetwork(UNetOptions model, long seed)
+    {
+        lock (NetworkInit)
+        {
+            manual_seed(seed);
+            return new UNet(model);
+        }
     }
 
     /// <summary>Writes EMA weights as a pipeline folder.</summary>

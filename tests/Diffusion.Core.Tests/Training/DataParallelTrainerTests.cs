@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace Diffusion.Core.Tests.Training;
 
-/// <summary>Data-parallel training through <see cref="IProcessGroup"/>, with replicas on threads (<see cref="InProcessGroup"/>).</summary>
+/// <summary>Data-parallel training through <see cref="IProcessGroup"/>, with replicas on threads (<see cref="ReplicaGroup"/>).</summary>
 [Collection("torch")]
 public sealed class DataParallelTrainerTests : IDisposable
 {
@@ -74,7 +74,7 @@ public sealed class DataParallelTrainerTests : IDisposable
     {
         var one = Train(Path.Combine(_dir, "one"), Options(6));
         var objectives = new[] { new Recording(), new Recording() };
-        var two = InProcessGroup.RunAll(InProcessGroup.Create(2),
+        var two = ReplicaGroup.Run(2,
             g => Train(Path.Combine(_dir, $"two-rank{g.Rank}"), Options(6), g, initSeed: 1 + g.Rank, objective: objectives[g.Rank]));
         Assert.All(objectives, o => Assert.Equal(Enumerable.Repeat(4L, 6), o.Rows)); // each replica trains on half of every batch
         // The replicas hold the same bits (same averaged gradient, same updates), and match one process up to float summation order.
@@ -97,10 +97,9 @@ public sealed class DataParallelTrainerTests : IDisposable
     public void AResumedTwoProcessRunEqualsTheUninterruptedOneProcessRun()
     {
         var straight = Train(Path.Combine(_dir, "straight"), Options(8));
-        var members = InProcessGroup.Create(2);
         // Both ranks write "their" folder name, but only rank 0's exists: on resume rank 1 gets everything by broadcast.
-        InProcessGroup.RunAll(members, g => Train(Path.Combine(_dir, g.Rank == 0 ? "resumed" : "resumed-rank1"), Options(3), g, initSeed: 1 + g.Rank));
-        var resumed = InProcessGroup.RunAll(InProcessGroup.Create(2),
+        ReplicaGroup.Run(2, g => Train(Path.Combine(_dir, g.Rank == 0 ? "resumed" : "resumed-rank1"), Options(3), g, initSeed: 1 + g.Rank));
+        var resumed = ReplicaGroup.Run(2,
             g => Train(Path.Combine(_dir, g.Rank == 0 ? "resumed" : "resumed-rank1"), Options(8), g, initSeed: 5 + g.Rank));
         Assert.All(resumed, r => Assert.Equal(8, r.Step));
         double weights = MaxDifference(straight.Weights, resumed[1].Weights), ema = MaxDifference(straight.Ema, resumed[1].Ema);
@@ -115,7 +114,7 @@ public sealed class DataParallelTrainerTests : IDisposable
         // The checkpoint holds no trace of P: a run started on 2 processes continues alone (or the other way round).
         var straight = Train(Path.Combine(_dir, "straight"), Options(8));
         var run = Path.Combine(_dir, "switch");
-        InProcessGroup.RunAll(InProcessGroup.Create(2), g => Train(g.Rank == 0 ? run : run + "-rank1", Options(3), g));
+        ReplicaGroup.Run(2, g => Train(g.Rank == 0 ? run : run + "-rank1", Options(3), g));
         var alone = Train(run, Options(8));
         Assert.Equal(8, alone.Step);
         double weights = MaxDifference(straight.Weights, alone.Weights);
@@ -129,7 +128,7 @@ public sealed class DataParallelTrainerTests : IDisposable
     public void CancellingOneReplicaStopsBothAfterTheSameStep()
     {
         using var cancel = new CancellationTokenSource();
-        var replicas = InProcessGroup.RunAll(InProcessGroup.Create(2), g =>
+        var replicas = ReplicaGroup.Run(2, g =>
             Train(Path.Combine(_dir, $"cancel-rank{g.Rank}"), Options(50), g, setup: t =>
             {
                 int steps = 0;
@@ -143,7 +142,7 @@ public sealed class DataParallelTrainerTests : IDisposable
     [Fact]
     public void ABatchThatDoesNotSplitEvenlyIsRefused()
     {
-        var members = InProcessGroup.Create(2);
+        var members = ReplicaGroup.Create(2);
         manual_seed(1);
         using var net = new TinyDenoiser();
         var e = Assert.Throws<DiffusionException>(() => new Trainer(net, new NoiseSchedule(new ScheduleOptions()), null, new RandomData(),
@@ -154,7 +153,7 @@ public sealed class DataParallelTrainerTests : IDisposable
     [Fact]
     public void BatchShardsOfAllRanksCoverTheBatchInOrder()
     {
-        var members = InProcessGroup.Create(4);
+        var members = ReplicaGroup.Create(4);
         var shards = members.Select(m => m.ShardOf(12)).ToArray();
         Assert.Equal([0, 3, 6, 9], shards.Select(s => s.Offset));
         Assert.All(shards, s => Assert.Equal(3, s.Count));
