@@ -39,6 +39,7 @@ public sealed partial class Trainer : IDisposable
     private readonly AdamW _optimizer;
     private readonly ExponentialMovingAverage _ema;
     private readonly ITrainingObjective _objective;
+    private readonly Data.ImageAugmentation _augmentation;
     private readonly Generator _generator;
     private readonly IProcessGroup _group;
     private readonly BatchShard _shard;
@@ -107,6 +108,7 @@ public sealed partial class Trainer : IDisposable
         _ema = new ExponentialMovingAverage(_weights.Layout, _weights.Master, options.EmaDecay);
         _objective = objective ?? new DiffusionObjective(scheduler, _denoiser.Prediction, options.MinSnrGamma);
         _generator = new Generator((ulong)options.Seed, CPU);
+        _augmentation = options.ResolvedAugmentation.Build();
         if (IsWriter)
         {
             Directory.CreateDirectory(runDirectory);
@@ -296,12 +298,7 @@ public sealed partial class Trainer : IDisposable
         var o = Options;
         var batch = _data.GetBatch(BatchIndices(microStep));
         var x0 = batch.Images.to(_device);
-        long b = x0.shape[0];
-        if (o.HorizontalFlip)
-        {
-            var flip = (rand(new[] { b }, generator: _generator) < 0.5).to(_device).reshape(b, 1, 1, 1);
-            x0 = where(flip, x0.flip(3), x0);
-        }
+        x0 = _augmentation.Apply(x0, _generator);
         if (_autoencoder is not null)
             using (no_grad()) x0 = _autoencoder.Encode(x0, _generator);
         var condition = _conditioner?.EncodeBatch(batch, _device) ?? Condition.None;
