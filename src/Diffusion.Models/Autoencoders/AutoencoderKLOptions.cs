@@ -39,6 +39,7 @@ public sealed record AutoencoderKLOptions
     public bool MidBlockAttention { get; init; } = true;
 
     /// <summary>How many image pixels one latent pixel spans along each side: 2^(levels − 1).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int DownsampleFactor => 1 << (BlockOutChannels.Count - 1);
 
     /// <summary>Throws <see cref="DiffusionException"/> when a value is out of range.</summary>
