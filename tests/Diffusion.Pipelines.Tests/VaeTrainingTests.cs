@@ -93,6 +93,7 @@ public sealed class VaeTrainingTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void TrainVaeWritesTheModelWithItsScalingFactorAGridAndScores()
     {
         using var dir = new TempDir();
