@@ -39,14 +39,15 @@ public sealed class AttentionBlock : nn.Module<Tensor, Tensor>
     /// <param name="groups">Groups of the input group normalization.</param>
     /// <param name="dropout">Dropout probability after the output projection.</param>
     /// <param name="generator">Draws the initial weights; null uses the global generator.</param>
+    /// <param name="normEps">Epsilon of the group normalization (1e-5 in the UNet, 1e-6 in diffusers' VAE).</param>
     /// <exception cref="DiffusionException"><paramref name="headDim"/> does not divide <paramref name="channels"/>.</exception>
-    public AttentionBlock(long channels, long headDim, int groups, double dropout = 0, Generator? generator = null)
+    public AttentionBlock(long channels, long headDim, int groups, double dropout = 0, Generator? generator = null, double normEps = 1e-5)
         : base(nameof(AttentionBlock))
     {
         if (headDim < 1 || channels % headDim != 0)
             throw new DiffusionException($"Attention head width {headDim} must divide the {channels} channels of the block.");
         _heads = channels / headDim;
-        _groupNorm = Layers.GroupNorm(groups, channels);
+        _groupNorm = Layers.GroupNorm(groups, channels, normEps);
         _toQ = Layers.Linear(channels, channels, generator);
         _toK = Layers.Linear(channels, channels, generator);
         _toV = Layers.Linear(channels, channels, generator);

@@ -33,6 +33,7 @@ public static class PipelineFolder
         [SchedulerConfig.ClassName] = "Diffusion.Core",
         [ClassConditioner.ClassName] = "Diffusion.Core",
         [SpaceToDepthAutoencoder.ClassName] = "Diffusion.Models",
+        [AutoencoderKL.ClassName] = "Diffusion.Models",
     };
 
     /// <summary>True when <paramref name="folder"/> holds a model in this layout.</summary>
@@ -103,7 +104,7 @@ public static class PipelineFolder
             throw new DiffusionException($"'{folder}': the conditioner has {cc.Classes} classes but the UNet's class embedding has {(options.NumClasses is int k ? k + " classes (plus the null class)" : "none")}.");
         if (conditioner is null && options.NumClasses is not null)
             throw new DiffusionException($"'{folder}': the UNet is class-conditional ({options.NumClasses} classes) but model_index.json names no conditioner.");
-        IAutoencoder? autoencoder = vaeClass is null ? null : SpaceToDepthAutoencoder.Load(Path.Combine(folder, Vae));
+        IAutoencoder? autoencoder = LoadAutoencoder(vaeClass, Path.Combine(folder, Vae), options.InChannels, device);
 
         var network = LoadNetwork(options, Path.Combine(folder, Unet, ComponentWeights.FileName), device, precision);
         return new PipelineComponents
@@ -219,10 +220,33 @@ public static class PipelineFolder
 
     private static string SaveAutoencoder(IAutoencoder autoencoder, string folder)
     {
-        if (autoencoder is not SpaceToDepthAutoencoder s)
-            throw new DiffusionException($"A {autoencoder.GetType().Name} cannot be saved in a model folder; only SpaceToDepthAutoencoder can so far.");
         Directory.CreateDirectory(folder);
-        s.Save(folder);
-        return SpaceToDepthAutoencoder.ClassName;
+        switch (autoencoder)
+        {
+            case SpaceToDepthAutoencoder s:
+                s.Save(folder);
+                return SpaceToDepthAutoencoder.ClassName;
+            case AutoencoderKL kl:
+                kl.Save(folder);
+                return AutoencoderKL.ClassName;
+            default:
+                throw new DiffusionException($"A {autoencoder.GetType().Name} cannot be saved in a model folder; only SpaceToDepthAutoencoder and AutoencoderKL can so far.");
+        }
+    }
+
+    /// <summary>The autoencoder component of class <paramref name="className"/> in <paramref name="folder"/>, or null when
+    /// there is none. A VAE stays in float32 (diffusers' <c>force_upcast</c>): decoding is a small share of sampling.</summary>
+    /// <exception cref="DiffusionException">The component is unreadable, or its latents do not have the UNet's <paramref name="unetChannels"/> channels.</exception>
+    private static IAutoencoder? LoadAutoencoder(string? className, string folder, int unetChannels, Device device)
+    {
+        if (className is null) return null;
+        int latentChannels = className == SpaceToDepthAutoencoder.ClassName ? SpaceToDepthAutoencoder.Load(folder).LatentChannels
+            : AutoencoderKLConfig.Load(folder).LatentChannels; // the config alone: the check comes before loading weights
+        if (latentChannels != unetChannels)
+            throw new DiffusionException($"'{folder}': the VAE makes latents with {latentChannels} channels but the UNet takes {unetChannels}; they were not trained together.");
+        if (className == SpaceToDepthAutoencoder.ClassName) return SpaceToDepthAutoencoder.Load(folder);
+        var vae = AutoencoderKL.Load(folder);
+        vae.to(device);
+        return vae;
     }
 }

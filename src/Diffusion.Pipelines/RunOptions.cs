@@ -86,7 +86,7 @@ public static class Presets
             Training = new TrainingOptions
             {
                 BatchSize = 64, MaxMinutes = 60, LearningRate = 2e-3, WarmupSteps = 200, EmaDecay = 0.999, MinSnrGamma = 5,
-                LabelDropout = 0.1, HorizontalFlip = true, Precision = Precision.Auto, LogEvery = 50, CheckpointEvery = 500, SampleEvery = 1000,
+                LabelDropout = 0.1, Augmentation = new AugmentationOptions { HorizontalFlip = true }, Precision = Precision.Auto, LogEvery = 50, CheckpointEvery = 500, SampleEvery = 1000,
             },
         },
         ["faces"] = () => new RunOptions
@@ -100,7 +100,7 @@ public static class Presets
             Training = new TrainingOptions
             {
                 BatchSize = 32, MaxMinutes = 60, LearningRate = 2e-3, WarmupSteps = 200, EmaDecay = 0.999, MinSnrGamma = 5,
-                HorizontalFlip = true, Precision = Precision.Auto, LogEvery = 50, CheckpointEvery = 500, SampleEvery = 1000,
+                Augmentation = new AugmentationOptions { HorizontalFlip = true }, Precision = Precision.Auto, LogEvery = 50, CheckpointEvery = 500, SampleEvery = 1000,
             },
             PreviewGuidance = 0,
         },

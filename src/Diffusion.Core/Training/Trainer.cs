@@ -29,8 +29,8 @@ public sealed partial class Trainer : IDisposable
     public const string EmaFile = "ema.safetensors";
 
     private readonly nn.Module<Tensor, Tensor, Condition, Tensor> _network;
-    private readonly IDenoiser _denoiser;
-    private readonly INoiseScheduler _scheduler;
+    private readonly IDenoiser? _denoiser;
+    private readonly INoiseScheduler? _scheduler;
     private readonly IConditioner? _conditioner;
     private readonly IAutoencoder? _autoencoder;
     private readonly ITrainingData _data;
@@ -39,6 +39,7 @@ public sealed partial class Trainer : IDisposable
     private readonly AdamW _optimizer;
     private readonly ExponentialMovingAverage _ema;
     private readonly ITrainingObjective _objective;
+    private readonly Data.ImageAugmentation _augmentation;
     private readonly Generator _generator;
     private readonly IProcessGroup _group;
     private readonly BatchShard _shard;
@@ -48,7 +49,8 @@ public sealed partial class Trainer : IDisposable
     private int _epoch = -1;
 
     /// <summary>Prepares a run in <paramref name="runDirectory"/>; if it holds a checkpoint, continues from it.</summary>
-    /// <param name="network">The network; must also implement <see cref="IDenoiser"/>. The trainer changes it in place, as
+    /// <param name="network">The network; must also implement <see cref="IDenoiser"/> unless <paramref name="objective"/> is
+    /// given (an autoencoder trained with its own objective). The trainer changes it in place, as
     /// the caller should know: it moves it to <paramref name="device"/>, and its trainable parameters become views of the
     /// trainer's flat compute buffer — bfloat16 when <see cref="TrainingOptions.Precision"/> resolves to
     /// <see cref="Precision.BFloat16"/> (the whole module is converted; <see cref="ComputeType"/> says which), while float32
@@ -56,7 +58,7 @@ public sealed partial class Trainer : IDisposable
     /// <see cref="Precision.Autocast"/>, where the network keeps its float32 parameters and ATen casts per operation. To use the result in float32,
     /// load <see cref="EmaWeights"/> into a fresh network. Parameters with <c>requires_grad = false</c> (a frozen text
     /// encoder, the UNet under a ControlNet) are neither trained nor checkpointed.</param>
-    /// <param name="scheduler">The noise schedule.</param>
+    /// <param name="scheduler">The noise schedule; may be null only with an <paramref name="objective"/> that needs none.</param>
     /// <param name="conditioner">Encodes each batch's raw inputs (labels, captions) inside the step and drops them for
     /// classifier-free guidance; null for unconditional training.</param>
     /// <param name="data">Training examples.</param>
@@ -73,7 +75,7 @@ public sealed partial class Trainer : IDisposable
     /// (fresh or resumed from its checkpoint) are broadcast to them here.</param>
     /// <exception cref="DiffusionException">Options are invalid, the batch does not split evenly over the processes, or the
     /// existing checkpoint does not fit the network.</exception>
-    public Trainer(nn.Module<Tensor, Tensor, Condition, Tensor> network, INoiseScheduler scheduler, IConditioner? conditioner,
+    public Trainer(nn.Module<Tensor, Tensor, Condition, Tensor> network, INoiseScheduler? scheduler, IConditioner? conditioner,
         ITrainingData data, TrainingOptions options, string runDirectory, Device? device = null, IAutoencoder? autoencoder = null,
         ITrainingObjective? objective = null, IProcessGroup? processGroup = null)
     {
@@ -81,7 +83,11 @@ public sealed partial class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         options = options with { Precision = options.Precision.Resolve(device) };
-        _denoiser = network as IDenoiser ?? throw new DiffusionException($"{network.GetType().Name} does not implement IDenoiser.");
+        _denoiser = network as IDenoiser;
+        if (objective is null && _denoiser is null)
+            throw new DiffusionException($"{network.GetType().Name} does not implement IDenoiser; a network that is not a denoiser needs its own training objective.");
+        if (objective is null && scheduler is null)
+            throw new ArgumentNullException(nameof(scheduler), "The denoising objective needs a noise schedule.");
         if (data.Count < options.BatchSize * options.GradientAccumulation)
             throw new DiffusionException($"The dataset has {data.Count} examples, fewer than one step's {options.GradientAccumulation} micro-batch(es) of {options.BatchSize}.");
         _network = network;
@@ -105,8 +111,9 @@ public sealed partial class Trainer : IDisposable
         _weights = new MasterWeights(network, options.Precision); // only BFloat16 gets a separate compute copy
         _optimizer = new AdamW(_weights.Layout, options.Beta1, options.Beta2, options.AdamEpsilon, options.WeightDecay, _device);
         _ema = new ExponentialMovingAverage(_weights.Layout, _weights.Master, options.EmaDecay);
-        _objective = objective ?? new DiffusionObjective(scheduler, _denoiser.Prediction, options.MinSnrGamma);
+        _objective = objective ?? new DiffusionObjective(scheduler!, _denoiser!.Prediction, options.MinSnrGamma);
         _generator = new Generator((ulong)options.Seed, CPU);
+        _augmentation = options.ResolvedAugmentation.Build();
         if (IsWriter)
         {
             Directory.CreateDirectory(runDirectory);
@@ -296,12 +303,7 @@ public sealed partial class Trainer : IDisposable
         var o = Options;
         var batch = _data.GetBatch(BatchIndices(microStep));
         var x0 = batch.Images.to(_device);
-        long b = x0.shape[0];
-        if (o.HorizontalFlip)
-        {
-            var flip = (rand(new[] { b }, generator: _generator) < 0.5).to(_device).reshape(b, 1, 1, 1);
-            x0 = where(flip, x0.flip(3), x0);
-        }
+        x0 = _augmentation.Apply(x0, _generator);
         if (_autoencoder is not null)
             using (no_grad()) x0 = _autoencoder.Encode(x0, _generator);
         var condition = _conditioner?.EncodeBatch(batch, _device) ?? Condition.None;

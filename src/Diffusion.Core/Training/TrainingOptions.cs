@@ -90,8 +90,19 @@ public sealed record TrainingOptions
     /// <summary>Forward/backward precision. Default <see cref="Precision.Auto"/>.</summary>
     public Precision Precision { get; init; } = Precision.Auto;
 
-    /// <summary>Random horizontal flips of training images. Default false (digits must not flip).</summary>
+    /// <summary>Random horizontal flips of training images. Default false (digits must not flip). The same as
+    /// <see cref="Data.AugmentationOptions.HorizontalFlip"/> in <see cref="Augmentation"/> (kept so that runs saved before
+    /// augmentation had its own options resume unchanged); either one switches flips on.</summary>
     public bool HorizontalFlip { get; init; }
+
+    /// <summary>Random augmentation of each training batch (flip, random resized crop, colour jitter), drawn from the
+    /// trainer's generator before the batch is encoded or noised. Default none.</summary>
+    public Data.AugmentationOptions Augmentation { get; init; } = Data.AugmentationOptions.None;
+
+    /// <summary>The augmentation a run applies: <see cref="Augmentation"/>, with flips also when <see cref="HorizontalFlip"/> is set.</summary>
+    [JsonIgnore]
+    public Data.AugmentationOptions ResolvedAugmentation
+        => HorizontalFlip && !Augmentation.HorizontalFlip ? Augmentation with { HorizontalFlip = true } : Augmentation;
 
     /// <summary>Seed of every random draw (data order, timesteps, noise, label dropout). Default 0.</summary>
     public long Seed { get; init; }
@@ -145,6 +156,8 @@ public sealed record TrainingOptions
         if (LabelDropout is < 0 or > 1) throw new DiffusionException($"LabelDropout must be in [0, 1], got {LabelDropout}.");
         if (MinSnrGamma is <= 0) throw new DiffusionException($"MinSnrGamma must be positive, got {MinSnrGamma}.");
         if (GradientClip is <= 0) throw new DiffusionException($"GradientClip must be positive, got {GradientClip}.");
+        if (Augmentation is null) throw new DiffusionException("Augmentation must not be null; use AugmentationOptions.None.");
+        Augmentation.Validate();
         if (LogEvery < 1 || CheckpointEvery < 1 || SampleEvery is < 1)
             throw new DiffusionException("LogEvery, CheckpointEvery and SampleEvery must be at least 1.");
     }

@@ -206,7 +206,7 @@ public static class RunTrainer
         images.SaveGrid(Path.Combine(outDir, "samples", $"step-{step:D6}.png"), options.Model.NumClasses is null ? 8 : perClass, scale: 2);
     }
 
-    private static void WriteLossCurve(string outDir)
+    internal static void WriteLossCurve(string outDir)
     {
         var path = Path.Combine(outDir, "metrics.jsonl");
         if (!File.Exists(path)) return;
