@@ -22,7 +22,7 @@ internal static partial class Commands
     /// <summary>The 'diffusion' command with its sub-commands; long work stops when <paramref name="ct"/> fires.</summary>
     public static RootCommand Root(CancellationToken ct) => new("diffusion: train, sample and evaluate diffusion models.")
     {
-        Train(ct), Sample(ct), Eval(ct), Report(ct), Samplers(), Runs(),
+        Train(ct), Sample(ct), Eval(ct), Report(ct), Serve(ct), Samplers(), Runs(),
     };
 
     private static Command Train(CancellationToken ct)
