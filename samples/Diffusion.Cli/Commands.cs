@@ -22,7 +22,7 @@ internal static partial class Commands
     /// <summary>The 'diffusion' command with its sub-commands; long work stops when <paramref name="ct"/> fires.</summary>
     public static RootCommand Root(CancellationToken ct) => new("diffusion: train, sample and evaluate diffusion models.")
     {
-        Train(ct), Sample(ct), Eval(ct), Report(ct), Samplers(), Runs(), TrainVae(ct),
+        Train(ct), Sample(ct), Eval(ct), Report(ct), Serve(ct), Samplers(), Runs(), TrainVae(ct),
     };
 
     private static Command Train(CancellationToken ct)

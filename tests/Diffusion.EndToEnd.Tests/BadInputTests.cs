@@ -17,7 +17,7 @@ public sealed class BadInputTests
     public void UnknownPresetListsValidOnes() => AssertOneLineError(Cli.Run("train --preset nope"), "Valid: mnist, fashion, cifar10, faces, faces32, tiny");
 
     [Fact]
-    public void UnknownCommandListsCommands() => AssertOneLineError(Cli.Run("fly"), "Valid: train, sample, eval, report, samplers");
+    public void UnknownCommandListsCommands() => AssertOneLineError(Cli.Run("fly"), "Valid: train, sample, eval, report, serve, samplers, runs, train-vae");
 
     [Fact]
     public void UnknownOptionIsNamed() => AssertOneLineError(Cli.Run("sample --colour red"), "Unknown option '--colour'");
