@@ -39,7 +39,7 @@ public sealed class TextToImageTests
 
         var cls = Cli.Run($"sample --run {run} --class 7 --count 2 --steps 2 --out {dir}/x.png");
         Assert.Equal(2, cls.ExitCode);
-        Assert.Equal(1, cls.StdErr.Trim().Split('\n').Length);
+        Assert.Single(cls.StdErr.Trim().Split('\n'));
         Assert.Contains("text-conditional", cls.StdErr);
 
         var longPrompt = string.Join(' ', Enumerable.Repeat("seven", 40));
