@@ -37,7 +37,7 @@ internal static partial class Commands
         var dataset = Flags.Text("--dataset", "Train on another dataset than the preset's: " + string.Join(", ", Datasets.Names) + " or folder:<path> (one sub-folder per class, or a flat folder; resized and centre-cropped to the preset's size). The network's classes follow the data.");
         var batch = Flags.OptionalInt("--batch", "Batch size (overrides the preset).", 1, 65536);
         var lr = Flags.OptionalDouble("--lr", "Peak learning rate (overrides the preset).", 1e-7, 1);
-        var labelDropout = Flags.OptionalDouble("--label-dropout", "Share of labels replaced by the null class during training, so classifier-free guidance has an unconditional model (overrides the preset's 0.1).", 0, 1);
+        var labelDropout = Flags.OptionalDouble("--label-dropout", "Share of labels (text presets: captions) replaced by the null class (the empty prompt) during training, so classifier-free guidance has an unconditional model (overrides the preset's 0.1).", 0, 1);
         var schedule = Flags.Choice<BetaSchedule?>("--schedule", "Noise schedule of a new run: linear (Ho et al. 2020), cosine (Nichol & Dhariwal 2021) or sigmoid (overrides the preset's linear; a resumed run keeps its own).", "schedule",
             [(["linear"], BetaSchedule.Linear), (["cosine"], BetaSchedule.Cosine), (["sigmoid"], BetaSchedule.Sigmoid)]);
         var prediction = Flags.Choice<Prediction?>("--prediction", "What the network of a new run predicts: eps (the noise, Ho et al. 2020), v (velocity, Salimans & Ho 2022) or x0 (overrides the preset's: v for faces and faces32, eps for the others; a resumed run keeps its own).", "prediction",
@@ -54,6 +54,8 @@ internal static partial class Commands
         };
 
         var replicas = Flags.Text("--devices", "Data-parallel training inside this process, one replica per device: e.g. cuda:0,cuda:1 (or cpu,cpu to try it). --batch is the whole batch, split over the devices; replaces --device. See docs/distributed.md.");
+        var textEncoder = Flags.Text("--text-encoder", "Text presets (mnist-text, fashion-text): minilm (pretrained all-MiniLM-L6-v2, frozen, its outputs cached per caption; the presets' default) or learned (a small transformer trained with the UNet on the training captions' words). Recorded in run.json; a resumed run keeps its own.", completions: TextOptions.Encoders);
+        textEncoder.HelpName = "minilm|learned";
 
         var checkpointing = new Option<bool>("--gradient-checkpointing")
         {
@@ -63,7 +65,7 @@ internal static partial class Commands
         var command = new Command("train", "Train a model from a preset; writes run.json, checkpoints, metrics, sample grids and a loss curve into --out.")
         {
             preset, minutes, steps, output, dataDir, dataset, batch, lr, labelDropout, schedule, prediction, seed, precision, threads, device, from, distributed,
-            replicas, checkpointing,
+            replicas, checkpointing, textEncoder,
         };
         command.SetAction(p =>
         {
@@ -85,6 +87,7 @@ internal static partial class Commands
                 Device = p.GetValue(device)!,
                 ResumeFrom = p.GetValue(from) ?? ResumePoint.Latest,
                 GradientCheckpointing = p.GetValue(checkpointing),
+                TextEncoder = p.GetValue(textEncoder),
             };
             var devices = p.GetValue(replicas)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             if (devices is not null)
@@ -124,6 +127,12 @@ internal static partial class Commands
         var defaults = new GenerationRequest();
         var runOption = RunOption();
         var cls = Flags.OptionalInt("--class", "Class to draw (e.g. 7); omit for one row per class.");
+        var prompt = new Option<string[]>("--prompt")
+        {
+            Description = "Text models: what to draw, e.g. \"draw a seven\". Repeat it for several prompts: one prompt is used for every image, N prompts split --count into N rows (or one prompt per image). \"\" is the unconditional model; over-long prompts are truncated with a warning.",
+            HelpName = "text",
+            Arity = ArgumentArity.OneOrMore,
+        };
         var countOption = Flags.Int("--count", "Number of images.", 100, 1, 100_000);
         var guidance = Flags.Double("--guidance", "Classifier-free guidance scale (0 = unconditional, 1 = plain conditional).", defaults.GuidanceScale, 0, 100);
         var interval = IntervalOption("Guide only for noise levels sigma in (LOW, HIGH], e.g. 0.28,5.42 (Kynkäänniemi et al. 2024); the conditional prediction elsewhere.");
@@ -141,7 +150,7 @@ internal static partial class Commands
 
         var command = new Command("sample", "Draw images from a trained run into a PNG grid (and optionally a GIF and single PNGs).")
         {
-            runOption, cls, countOption, guidance, interval, rescale, samplerOption, stepsOption, seed, output, gif, pngDir, precision, device, initOption, strengthOption,
+            runOption, cls, prompt, countOption, guidance, interval, rescale, samplerOption, stepsOption, seed, output, gif, pngDir, precision, device, initOption, strengthOption,
         };
         command.SetAction(p =>
         {
@@ -152,22 +161,30 @@ internal static partial class Commands
             int steps = p.GetValue(stepsOption), trainSteps = pipe.Components.Scheduler.TrainSteps;
             if (steps > trainSteps) throw new DiffusionException($"--steps must be between 1 and the run's {trainSteps} training timesteps, got {steps}.");
             int count = p.GetValue(countOption);
-            var (labels, columns) = Labels(pipe.ClassNames, p.GetValue(cls), ref count);
-            if (pipe.ClassNames is null) WarnGuidanceIgnored(p, guidance, interval, rescale);
+            var prompts = p.GetValue(prompt) is { Length: > 0 } given ? given : null;
+            if (prompts is not null && !pipe.TakesPrompts)
+                throw new DiffusionException($"This model {(pipe.ClassNames is null ? "is unconditional" : "is class-conditional")}: it takes no --prompt{(pipe.ClassNames is null ? "" : "; use --class")}.");
+            if (prompts is null && pipe.TakesPrompts && p.GetValue(cls) is not null)
+                throw new DiffusionException("This model is text-conditional: use --prompt \"...\" instead of --class.");
+            var (labels, columns) = prompts is not null ? (null, 0) : Labels(pipe.ClassNames, p.GetValue(cls), ref count);
+            var perImage = prompts is null ? null : Prompts(prompts, count, out columns);
+            bool conditional = pipe.ClassNames is not null || prompts is not null;
+            if (!conditional) WarnGuidanceIgnored(p, guidance, interval, rescale);
             double scale = p.GetValue(guidance), strength = p.GetValue(strengthOption);
             using var init = p.GetValue(initOption) is { } initPath ? ImageTensors.Load(initPath) : null;
 
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            var warnings = new SyncProgress<GenerationProgress>(r => { if (r.Warning is { } w) Console.Error.WriteLine($"warning: {w}"); });
             using var result = pipe.Generate(new GenerationRequest
             {
-                Count = count, Classes = labels, SamplerInstance = sampler, Steps = steps, GuidanceScale = scale, Seed = p.GetValue(seed),
+                Count = count, Classes = labels, Prompts = perImage, SamplerInstance = sampler, Steps = steps, GuidanceScale = scale, Seed = p.GetValue(seed),
                 Guidance = GuidanceOptionsFrom(p.GetValue(interval), p.GetValue(rescale), pipe.Components.Scheduler),
                 InitImage = init, Strength = init is null ? 1 : strength,
                 TrajectoryEvery = p.GetValue(gif) is null ? null : Math.Max(1, steps / 25), TrajectoryImages = Math.Min(count, 100),
-            }, cancellationToken: ct);
+            }, warnings, ct);
             var outPath = p.GetValue(output) ?? Path.Combine(run, "samples", "grid.png");
             result.SaveGrid(outPath, columns, scale: 2);
-            Console.WriteLine($"Sampled {count} images with {sampler.Name}, {steps} steps, {(pipe.ClassNames is null ? "unconditional" : $"guidance {scale}")}{(init is null ? "" : $", from {p.GetValue(initOption)} at strength {strength}")} in {clock.Elapsed.TotalSeconds:F1} s -> {outPath}");
+            Console.WriteLine($"Sampled {count} images with {sampler.Name}, {steps} steps, {(conditional ? $"guidance {scale}" : "unconditional")}{(prompts is null ? "" : $", prompt{(prompts.Length == 1 ? "" : "s")} {string.Join(", ", prompts.Select(x => $"\"{x}\""))}")}{(init is null ? "" : $", from {p.GetValue(initOption)} at strength {strength}")} in {clock.Elapsed.TotalSeconds:F1} s -> {outPath}");
             if (p.GetValue(gif) is { } gifPath)
             {
                 result.SaveGif(gifPath, Math.Min(columns, 10), scale: 2);
@@ -214,6 +231,18 @@ internal static partial class Commands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The prompt of every image: one for all, one per image, or N prompts as N rows of count / N images.</summary>
+    private static string[] Prompts(string[] prompts, int count, out int columns)
+    {
+        columns = (int)Math.Ceiling(Math.Sqrt(count));
+        if (prompts.Length == 1 || prompts.Length == count) return prompts;
+        if (count % prompts.Length != 0)
+            throw new DiffusionException($"{prompts.Length} prompts do not split --count {count} into equal rows; give one prompt, one per image, or a --count divisible by {prompts.Length}.");
+        columns = count / prompts.Length;
+        int perRow = columns;
+        return Enumerable.Range(0, count).Select(i => prompts[i / perRow]).ToArray();
     }
 
     private static (IReadOnlyList<int>? Labels, int Columns) Labels(IReadOnlyList<string>? classNames, int? cls, ref int count)

@@ -10,6 +10,9 @@ using System.Runtime.InteropServices;
 using Diffusion.Cli;
 using Diffusion.Core;
 
+// Model folders and --text-encoder may name the pretrained MiniLM encoder, which lives in its own package (ONNX Runtime).
+Diffusion.Text.MiniLM.MiniLm.Register();
+
 using var cts = new CancellationTokenSource();
 var root = Commands.Root(cts.Token);
 // Plain 'diffusion' lists the commands (and exits 2: nothing was done); 'diffusion help [command]' is '--help'.

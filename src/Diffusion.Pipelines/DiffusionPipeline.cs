@@ -46,6 +46,9 @@ public sealed class DiffusionPipeline : IDisposable
     /// <summary>The class conditioner's class names, or null when the model takes no classes.</summary>
     public IReadOnlyList<string>? ClassNames => (_components.Conditioner as Core.Conditioning.ClassConditioner)?.Names;
 
+    /// <summary>True when the model is conditioned on text: it takes <see cref="GenerationRequest.Prompts"/>.</summary>
+    public bool TakesPrompts => _components.Conditioner is Text.Encoders.TextConditioner;
+
     /// <summary>Image shape (C, H, W) the pipeline draws.</summary>
     public IReadOnlyList<long> ImageShape => _components.ImageShape;
 
@@ -132,7 +135,7 @@ public sealed class DiffusionPipeline : IDisposable
         {
             (_components.Denoiser as IDisposable)?.Dispose();
             (_components.Autoencoder as IDisposable)?.Dispose();
-            (_components.Conditioner as IDisposable)?.Dispose();
+            PipelineFolder.DisposeConditioner(_components.Conditioner);
             return 0;
         }).GetAwaiter().GetResult();
         _thread.Dispose();

@@ -3,6 +3,7 @@ using Diffusion.Core.Imaging;
 using Diffusion.Core.Training;
 using Diffusion.Models;
 using Diffusion.Samplers;
+using Diffusion.Text.Encoders;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,8 +16,10 @@ internal static class Generation
     public static GenerationResult Run(PipelineComponents c, Device device, GenerationRequest r, IProgress<GenerationProgress>? progress, CancellationToken ct)
     {
         var labels = Validate(c, r);
+        var prompts = ValidatePrompts(c, r, out var warning);
+        if (warning is not null) progress?.Report(new GenerationProgress(0, 0, 0, 0, 0, r.Count) { Warning = warning });
         var sampler = r.SamplerInstance ?? SamplerRegistry.Create(r.Sampler);
-        bool conditional = labels is not null;
+        bool conditional = labels is not null || prompts is not null;
         double? guidance = conditional ? r.GuidanceScale : null;
         // Autocast covers the network's forward pass only; the guidance combination and the sampler's arithmetic stay float32.
         IDenoiser network = c.Autocast ? new AutocastDenoiser(c.Denoiser, device) : c.Denoiser;
@@ -43,8 +46,11 @@ internal static class Generation
             {
                 int n = Math.Min(r.BatchSize, r.Count - start);
                 using var scope = NewDisposeScope();
-                var condition = labels is not null ? ((IConditioner<int>)c.Conditioner!).Encode(labels.Skip(start).Take(n).ToArray(), device)
-                    : c.Conditioner?.Unconditional(n, device) ?? Condition.None;
+                Condition condition;
+                using (no_grad()) // a learned text encoder would otherwise record a graph
+                    condition = labels is not null ? ((IConditioner<int>)c.Conditioner!).Encode(labels.Skip(start).Take(n).ToArray(), device)
+                        : prompts is not null ? ((TextConditioner)c.Conditioner!).Encode(prompts.Skip(start).Take(n).ToArray(), device)
+                        : c.Conditioner?.Unconditional(n, device) ?? Condition.None;
                 int done = start, b = batch;
                 var request = new SamplingRequest
                 {
@@ -66,7 +72,11 @@ internal static class Generation
             var images = (parts.Count == 1 ? parts[0].alias() : cat(parts, 0)).DetachFromDisposeScope();
             var parameters = new ResolvedGeneration(r.Count, labels, sampler.Name, r.Steps, guidance, r.Seed, r.BatchSize,
                 r.InitImage is null ? null : r.Strength, (int)image[2], (int)image[1], device.ToString(),
-                c.Autocast ? "Autocast" : (c.Denoiser as UNet)?.ParameterType.ToString() ?? "Float32");
+                c.Autocast ? "Autocast" : (c.Denoiser as UNet)?.ParameterType.ToString() ?? "Float32")
+            {
+                Prompts = prompts,
+                Warnings = warning is null ? [] : [warning],
+            };
             return new GenerationResult(images, parameters, recorder);
         }
         catch
@@ -95,8 +105,6 @@ internal static class Generation
         if (r.Strength < 1 && r.InitImage is null) throw new DiffusionException($"Strength {r.Strength} needs an InitImage to start from.");
         if (r.TrajectoryEvery is < 1) throw new DiffusionException($"TrajectoryEvery must be at least 1, got {r.TrajectoryEvery}.");
         if (r.TrajectoryImages < 1) throw new DiffusionException($"TrajectoryImages must be at least 1, got {r.TrajectoryImages}.");
-        if (r.Prompts is { Count: > 0 })
-            throw new DiffusionException("This model has no text conditioner: it takes no prompts" + (c.Conditioner is null ? "." : "; give Classes instead."));
         if (r.InitialNoise is { } noise)
         {
             var want = new long[] { r.Count, c.SampleShape[0], c.SampleShape[1], c.SampleShape[2] };
@@ -105,6 +113,7 @@ internal static class Generation
         }
         if (r.Classes is null || r.Classes.Count == 0) return null;
         if (c.Conditioner is null) throw new DiffusionException("This model is unconditional: it takes no classes.");
+        if (c.Conditioner is TextConditioner) throw new DiffusionException("This model is text-conditional: it takes prompts, not classes; give Prompts (e.g. \"draw a seven\") instead of Classes.");
         if (c.Conditioner is not IConditioner<int> classes) throw new DiffusionException("This model is not class-conditional: it takes no classes.");
         int[] labels = r.Classes.Count == 1 ? Enumerable.Repeat(r.Classes[0], r.Count).ToArray()
             : r.Classes.Count == r.Count ? r.Classes.ToArray()
@@ -112,6 +121,32 @@ internal static class Generation
         using var scope = NewDisposeScope();
         classes.Encode(labels.Distinct().ToArray(), CPU); // validates, naming the valid classes
         return labels;
+    }
+
+    /// <summary>Checks the prompts against the model; returns the prompt of every image, or null when there are none. A
+    /// prompt longer than the tokenizer's rows gives one <paramref name="warning"/> naming the first such prompt (it is
+    /// truncated, keeping its end token).</summary>
+    private static string[]? ValidatePrompts(PipelineComponents c, GenerationRequest r, out string? warning)
+    {
+        warning = null;
+        if (r.Prompts is null || r.Prompts.Count == 0) return null;
+        if (c.Conditioner is not TextConditioner text)
+            throw new DiffusionException("This model has no text conditioner: it takes no prompts" + (c.Conditioner is null ? "." : "; give Classes (e.g. 7) instead of Prompts."));
+        if (r.Classes is { Count: > 0 }) throw new DiffusionException("Give Prompts or Classes, not both.");
+        if (r.Prompts.Any(p => p is null)) throw new DiffusionException("A prompt is null; use \"\" for the unconditional (empty) prompt.");
+        string[] prompts = r.Prompts.Count == 1 ? Enumerable.Repeat(r.Prompts[0], r.Count).ToArray()
+            : r.Prompts.Count == r.Count ? r.Prompts.ToArray()
+            : throw new DiffusionException($"Give one prompt for all images or one per image: got {r.Prompts.Count} prompts for {r.Count} images.");
+        int max = text.Tokenizer.MaxLength;
+        var longest = prompts.Distinct(StringComparer.Ordinal).Select(p => (Prompt: p, Tokens: text.Tokenizer.EncodeToIds(p).Count))
+            .Where(p => p.Tokens > max).ToList();
+        if (longest.Count > 0)
+        {
+            var (p, n) = longest[0];
+            string shown = p.Length > 60 ? p[..57] + "..." : p;
+            warning = $"{(longest.Count == 1 ? "A prompt is" : $"{longest.Count} prompts are")} longer than the model's {max} tokens and {(longest.Count == 1 ? "was" : "were")} truncated (\"{shown}\": {n} tokens).";
+        }
+        return prompts;
     }
 
     /// <summary>The init image in the denoiser's space, (1, C, h, w), checked against the model's image size.</summary>

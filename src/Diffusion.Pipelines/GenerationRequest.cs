@@ -16,8 +16,11 @@ public sealed record GenerationRequest
     /// <see cref="Count"/> values. Null (default) samples the unconditional model (the null class).</summary>
     public IReadOnlyList<int>? Classes { get; init; }
 
-    /// <summary>Text prompts, one or <see cref="Count"/>, for text-conditioned models (coming with the text encoders; a
-    /// model without one refuses prompts). Default null.</summary>
+    /// <summary>Text prompts for text-conditioned models: one (used for every image) or <see cref="Count"/>. The empty prompt
+    /// "" is the unconditional input (what classifier-free guidance compares with), so it samples the unconditional model;
+    /// a prompt longer than the model's token rows is truncated with one warning (<see cref="GenerationProgress.Warning"/>,
+    /// <see cref="ResolvedGeneration.Warnings"/>). A class-only model refuses prompts, and a text model refuses
+    /// <see cref="Classes"/>. Null (default) samples the unconditional model (the empty prompt).</summary>
     public IReadOnlyList<string>? Prompts { get; init; }
 
     /// <summary>Registry name of the sampler (see <see cref="SamplerRegistry"/>). Default "ddim".</summary>
@@ -70,7 +73,12 @@ public sealed record GenerationRequest
 /// <param name="Steps">Steps per batch.</param>
 /// <param name="ImagesDone">Images finished before the current batch, plus the current batch when its last step is done.</param>
 /// <param name="Count">Images requested.</param>
-public readonly record struct GenerationProgress(int Batch, int Batches, int Step, int Steps, int ImagesDone, int Count);
+public readonly record struct GenerationProgress(int Batch, int Batches, int Step, int Steps, int ImagesDone, int Count)
+{
+    /// <summary>A warning about the request (e.g. a truncated prompt), reported once before sampling starts; null in the
+    /// step reports.</summary>
+    public string? Warning { get; init; }
+}
 
 /// <summary>The parameters a generation actually used, after defaults and model constraints.</summary>
 /// <param name="Count">Images generated.</param>
@@ -86,4 +94,11 @@ public readonly record struct GenerationProgress(int Batch, int Batches, int Ste
 /// <param name="Device">The device the network ran on.</param>
 /// <param name="DType">The network's parameter dtype, or <c>Autocast</c> when float32 weights ran under ATen's autocast.</param>
 public sealed record ResolvedGeneration(int Count, IReadOnlyList<int>? Classes, string Sampler, int Steps, double? GuidanceScale, long Seed,
-    int BatchSize, double? Strength, int Width, int Height, string Device, string DType);
+    int BatchSize, double? Strength, int Width, int Height, string Device, string DType)
+{
+    /// <summary>The prompt of each image (as given, before truncation), or null when no prompts were given.</summary>
+    public IReadOnlyList<string>? Prompts { get; init; }
+
+    /// <summary>Warnings about the request (e.g. a truncated prompt); empty when there were none.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}

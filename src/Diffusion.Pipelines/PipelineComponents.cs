@@ -45,6 +45,9 @@ public sealed record PipelineComponents
         if (Autoencoder is { } a && a.LatentChannels != SampleShape[0])
             throw new DiffusionException($"The autoencoder makes latents with {a.LatentChannels} channels but the denoiser takes {SampleShape[0]}; they were not trained together.");
         if (ClipSample is <= 0) throw new DiffusionException($"ClipSample must be positive or null, got {ClipSample}.");
+        // The UNet's cross-attention reads context and context_mask; it refuses the pooled text_embedding (docs/text.md).
+        if (Conditioner is Text.Encoders.TextConditioner { IncludePooled: true } && Denoiser is Models.UNet)
+            throw new DiffusionException("The UNet reads a text conditioner's context and mask, not its pooled text_embedding: build the TextConditioner with includePooled: false.");
     }
 
     /// <summary>The image shape (C, H, W) the pipeline produces.</summary>

@@ -6,6 +6,7 @@ using Diffusion.Core.Conditioning;
 using Diffusion.Core.Schedules;
 using Diffusion.Core.Training;
 using Diffusion.Models;
+using Diffusion.Text.Encoders;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,6 +18,10 @@ namespace Diffusion.Pipelines;
 /// <c>scheduler/scheduler_config.json</c>, <c>conditioner/config.json</c>, <c>vae/</c>). Each component class is looked
 /// up in a registry by its <c>_class_name</c>; nothing is ever executed from a file.
 /// </summary>
+/// <remarks>A text-conditioned model's conditioner is a <see cref="TextConditioner"/> written by <see cref="TextComponents"/>:
+/// <c>tokenizer/</c>, <c>text_encoder/</c> and <c>conditioner/config.json</c> (a learned encoder's weights in
+/// <c>text_encoder/</c>; a pretrained one from another package, such as MiniLM, only recorded by name and found through
+/// <see cref="PretrainedTextEncoders"/>, so that package must be registered before loading).</remarks>
 public static class PipelineFolder
 {
     /// <summary>The index file at the root of a model folder.</summary>
@@ -32,6 +37,7 @@ public static class PipelineFolder
         [UNetConfig.ClassName] = "Diffusion.Models",
         [SchedulerConfig.ClassName] = "Diffusion.Core",
         [ClassConditioner.ClassName] = "Diffusion.Core",
+        [TextComponents.ClassName] = "Diffusion.Text",
         [SpaceToDepthAutoencoder.ClassName] = "Diffusion.Models",
         [AutoencoderKL.ClassName] = "Diffusion.Models",
     };
@@ -99,14 +105,25 @@ public static class PipelineFolder
 
         var scheduler = SchedulerConfig.Load(Path.Combine(folder, Scheduler));
         var options = UNetConfig.Load(Path.Combine(folder, Unet), scheduler.Prediction);
-        IConditioner? conditioner = conditionerClass is null ? null : ClassConditioner.Load(Path.Combine(folder, Conditioner));
+        IConditioner? conditioner = conditionerClass switch
+        {
+            null => null,
+            TextComponents.ClassName => LoadText(folder, options, device),
+            _ => ClassConditioner.Load(Path.Combine(folder, Conditioner)),
+        };
         if (conditioner is ClassConditioner cc && options.NumClasses != cc.Classes)
             throw new DiffusionException($"'{folder}': the conditioner has {cc.Classes} classes but the UNet's class embedding has {(options.NumClasses is int k ? k + " classes (plus the null class)" : "none")}.");
         if (conditioner is null && options.NumClasses is not null)
             throw new DiffusionException($"'{folder}': the UNet is class-conditional ({options.NumClasses} classes) but model_index.json names no conditioner.");
         IAutoencoder? autoencoder = LoadAutoencoder(vaeClass, Path.Combine(folder, Vae), options.InChannels, device);
 
-        var network = LoadNetwork(options, Path.Combine(folder, Unet, ComponentWeights.FileName), device, precision);
+        UNet network;
+        try { network = LoadNetwork(options, Path.Combine(folder, Unet, ComponentWeights.FileName), device, precision); }
+        catch
+        {
+            DisposeConditioner(conditioner);
+            throw;
+        }
         return new PipelineComponents
         {
             Autocast = precision.Resolve(device) == Precision.Autocast,
@@ -137,6 +154,8 @@ public static class PipelineFolder
     public static PipelineComponents LoadRun(string runDirectory, Device device, Precision precision)
     {
         var options = RunOptions.Load(runDirectory);
+        if (options.Text is not null)
+            throw new DiffusionException($"Run '{runDirectory}' is text-conditioned and has no model folder ({RunFolders.ModelFolder}/) yet; 'diffusion train' writes it when training ends or is stopped.");
         var checkpoint = Trainer.CheckpointToResume(runDirectory, ResumePoint.Latest);
         var weights = Path.Combine(checkpoint, Trainer.EmaFile);
         if (!File.Exists(weights))
@@ -146,7 +165,11 @@ public static class PipelineFolder
     }
 
     /// <summary>The components of a run whose network is already built and loaded.</summary>
-    public static PipelineComponents FromRun(RunOptions options, UNet network, IReadOnlyList<string>? classNames = null)
+    /// <param name="options">The run's options.</param>
+    /// <param name="network">Its network.</param>
+    /// <param name="classNames">The class names of a class-conditional run.</param>
+    /// <param name="text">The text conditioner of a text-conditioned run (used instead of classes).</param>
+    public static PipelineComponents FromRun(RunOptions options, UNet network, IReadOnlyList<string>? classNames = null, TextConditioner? text = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(network);
@@ -155,7 +178,7 @@ public static class PipelineFolder
         {
             Denoiser = network,
             Scheduler = new NoiseSchedule(options.Schedule),
-            Conditioner = m.NumClasses is int k ? new ClassConditioner(k, classNames is { } n && n.Count == k ? n : null) : null,
+            Conditioner = text is not null ? text : m.NumClasses is int k ? new ClassConditioner(k, classNames is { } n && n.Count == k ? n : null) : null,
             SampleShape = [m.InChannels, m.SampleSize, m.SampleSize],
             ClipSample = 1.0, // pixel data lie in [-1, 1]
         };
@@ -187,6 +210,40 @@ public static class PipelineFolder
         network.eval();
     }
 
+    /// <summary>The text conditioner of a model folder, checked against the UNet; a learned encoder comes back frozen and in
+    /// eval mode on <paramref name="device"/> (it only samples now).</summary>
+    private static TextConditioner LoadText(string folder, UNetOptions unet, Device device)
+    {
+        var text = TextComponents.Load(folder, device);
+        try
+        {
+            if (text.Encoder is TextTransformer learned)
+            {
+                learned.Freeze();
+                learned.eval();
+            }
+            if (unet.CrossAttentionDim is not int dim)
+                throw new DiffusionException($"'{folder}': the conditioner is a text conditioner but the UNet has no cross-attention (cross_attention_dim) to read it.");
+            if (dim != text.Encoder.HiddenSize)
+                throw new DiffusionException($"'{folder}': the text encoder makes {text.Encoder.HiddenSize}-wide states but the UNet's cross-attention takes {dim}.");
+            if (unet.NumClasses is not null)
+                throw new DiffusionException($"'{folder}': the UNet also has a class embedding; a pipeline conditions on prompts or classes, not both.");
+            return text;
+        }
+        catch
+        {
+            DisposeConditioner(text);
+            throw;
+        }
+    }
+
+    /// <summary>Frees what a conditioner holds: a text encoder's module or ONNX session.</summary>
+    internal static void DisposeConditioner(IConditioner? conditioner)
+    {
+        if (conditioner is TextConditioner text) (text.Encoder as IDisposable)?.Dispose();
+        else (conditioner as IDisposable)?.Dispose();
+    }
+
     private static JsonArray Entry(string? className)
         => className is null ? new JsonArray(null, null) : new JsonArray(Libraries[className], className);
 
@@ -211,8 +268,13 @@ public static class PipelineFolder
 
     private static string SaveConditioner(IConditioner conditioner, string folder)
     {
+        if (conditioner is TextConditioner text)
+        {
+            TextComponents.Save(text, Path.GetDirectoryName(folder)!); // tokenizer/, text_encoder/, conditioner/
+            return TextComponents.ClassName;
+        }
         if (conditioner is not ClassConditioner classes)
-            throw new DiffusionException($"A {conditioner.GetType().Name} cannot be saved in a model folder; only ClassConditioner can so far.");
+            throw new DiffusionException($"A {conditioner.GetType().Name} cannot be saved in a model folder; only ClassConditioner and TextConditioner can.");
         Directory.CreateDirectory(folder);
         classes.Save(folder);
         return ClassConditioner.ClassName;

@@ -3,6 +3,7 @@ using Diffusion.Core.Data;
 using Diffusion.Core.Schedules;
 using Diffusion.Core.Training;
 using Diffusion.Models;
+using Diffusion.Text.Encoders;
 
 namespace Diffusion.Pipelines;
 
@@ -23,6 +24,10 @@ public sealed record RunOptions
 
     /// <summary>The training loop.</summary>
     public required TrainingOptions Training { get; init; }
+
+    /// <summary>Text conditioning: the images are captioned from their labels and the network reads the captions through
+    /// cross-attention. Null (default) for class-conditional and unconditional runs.</summary>
+    public TextOptions? Text { get; init; }
 
     /// <summary>Default sampler for previews and eval.</summary>
     public string PreviewSampler { get; init; } = "ddim";
@@ -77,6 +82,25 @@ public static class Presets
             Dataset = "fashion-mnist",
             Training = All!["mnist"]().Training with { MaxMinutes = 20 },
         },
+        // Text to digit: the mnist network without a class embedding, reading captions through cross-attention at 14x14 and
+        // 7x7 and in the middle (28x28 attention would cost 16x the 7x7 one per block for little gain at this size).
+        // The pretrained MiniLM encoder by default; CrossAttentionDim follows the encoder (TextOptions.ContextWidth).
+        ["mnist-text"] = () => All!["mnist"]() with
+        {
+            Preset = "mnist-text",
+            Model = All!["mnist"]().Model with
+            {
+                NumClasses = null, AttentionLevels = [1, 2], CrossAttentionDim = TextOptions.MiniLmWidth, CrossAttentionLevels = [1, 2],
+            },
+            Text = new TextOptions(),
+            PreviewGuidance = 4,
+        },
+        ["fashion-text"] = () => All!["mnist-text"]() with
+        {
+            Preset = "fashion-text",
+            Dataset = "fashion-mnist",
+            Training = All!["mnist-text"]().Training with { MaxMinutes = 20 },
+        },
         ["cifar10"] = () => new RunOptions
         {
             Preset = "cifar10",
@@ -128,4 +152,44 @@ public static class Presets
     public static RunOptions Get(string name)
         => All.TryGetValue(name, out var make) ? make()
         : throw new DiffusionException($"Unknown preset '{name}'. Valid: {string.Join(", ", All.Keys)}.");
+}
+
+/// <summary>How a text-conditioned run captions and encodes: saved in run.json. Captions come from the labels
+/// (<see cref="Text.Captions.LabelCaptions"/> of the run's dataset, training phrasings only; the held-out ones are for
+/// evaluation).</summary>
+public sealed record TextOptions
+{
+    /// <summary>The pretrained all-MiniLM-L6-v2 (package <c>Diffusion.Text.MiniLM</c>), frozen.</summary>
+    public const string MiniLm = "minilm";
+
+    /// <summary>The small <see cref="TextTransformer"/> trained with the UNet on a word vocabulary of the training captions.</summary>
+    public const string Learned = "learned";
+
+    /// <summary>MiniLM's token width, the default preset's cross-attention dimension.</summary>
+    public const int MiniLmWidth = 384;
+
+    /// <summary>The encoder names.</summary>
+    public static IReadOnlyList<string> Encoders { get; } = [MiniLm, Learned];
+
+    /// <summary>The text encoder: <see cref="MiniLm"/> (default) or <see cref="Learned"/>.</summary>
+    public string Encoder { get; init; } = MiniLm;
+
+    /// <summary>The label captions (<see cref="Text.Captions.LabelCaptions.For"/>: "mnist", "fashion-mnist"); null (default)
+    /// takes the run's dataset's. Set it to caption a <c>folder:</c> dataset whose classes are MNIST's or Fashion-MNIST's.</summary>
+    public string? Captions { get; init; }
+
+    /// <summary>Tokens per caption, start and end tokens included; longer prompts are truncated (with one warning). Default 32.</summary>
+    public int MaxLength { get; init; } = 32;
+
+    /// <summary>The learned encoder's architecture (its vocabulary size is the word tokenizer's); null for a pretrained encoder.</summary>
+    public TextTransformerOptions? LearnedEncoder { get; init; }
+
+    /// <summary>The width of the encoder's token states: the UNet's <see cref="UNetOptions.CrossAttentionDim"/>.</summary>
+    /// <exception cref="DiffusionException">The encoder is neither learned, MiniLM nor a registered pretrained one.</exception>
+    public int ContextWidth() => Encoder switch
+    {
+        Learned => (LearnedEncoder ?? new TextTransformerOptions()).HiddenSize,
+        MiniLm => MiniLmWidth,
+        var other => PretrainedTextEncoders.Get(other).HiddenSize,
+    };
 }

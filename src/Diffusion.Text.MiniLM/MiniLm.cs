@@ -14,6 +14,12 @@ public static class MiniLm
     /// <summary>The width of MiniLM's token states.</summary>
     public const int HiddenSize = 384;
 
+    /// <summary>The name it is registered under in <see cref="PretrainedTextEncoders"/> (and <c>--text-encoder minilm</c>).</summary>
+    public const string Name = "minilm";
+
+    /// <summary>The pretrained model, as model folders record it.</summary>
+    public const string ModelName = "sentence-transformers/all-MiniLM-L6-v2";
+
     /// <summary>MiniLM's position embeddings (the longest row it takes).</summary>
     public const int MaxPositions = 512;
 
@@ -27,6 +33,18 @@ public static class MiniLm
     /// <exception cref="DiffusionException">The embedded model cannot be read or <paramref name="maxLength"/> is out of range.</exception>
     public static TextConditioner CreateConditioner(int maxLength = MiniLmTokenizer.DefaultMaxLength, bool includePooled = true, IProgress<string>? warnings = null)
         => new(MiniLmTokenizer.Create(maxLength, warnings), MiniLmEncoder.Create(), includePooled);
+
+    /// <summary>Registers MiniLM in <see cref="PretrainedTextEncoders"/> as "minilm", so that model folders naming it load
+    /// (<c>DiffusionPipeline.Load</c>) and training can use it (<c>--text-encoder minilm</c>). Call once at start-up; calling
+    /// again changes nothing.</summary>
+    public static void Register() => PretrainedTextEncoders.Register(new PretrainedTextEncoder
+    {
+        Name = Name,
+        Model = ModelName,
+        Library = typeof(MiniLm).Assembly.GetName().Name!,
+        HiddenSize = HiddenSize,
+        Create = (maxLength, includePooled, warnings) => CreateConditioner(maxLength ?? MiniLmTokenizer.DefaultMaxLength, includePooled, warnings),
+    });
 
     internal static Stream Open(string resource)
     {

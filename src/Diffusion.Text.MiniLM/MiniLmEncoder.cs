@@ -14,7 +14,7 @@ namespace Diffusion.Text.MiniLM;
 /// </summary>
 /// <remarks>The ONNX session is not a TorchSharp module: nothing here trains, and results are copied into TorchSharp
 /// tensors on the ids' device. Dispose the encoder to free the session.</remarks>
-public sealed class MiniLmEncoder : ITextEncoder, IDisposable
+public sealed class MiniLmEncoder : IPretrainedTextEncoder, IDisposable
 {
     private readonly InferenceSession _session;
     private bool _disposed;
@@ -38,6 +38,10 @@ public sealed class MiniLmEncoder : ITextEncoder, IDisposable
         try { return new MiniLmEncoder(new InferenceSession(model, options)); }
         catch (OnnxRuntimeException e) { throw new DiffusionException($"The embedded MiniLM model could not be loaded: {e.Message}", e); }
     }
+
+    /// <inheritdoc />
+    /// <remarks>"minilm" (<see cref="MiniLm.Register"/>).</remarks>
+    public string RegistryName => MiniLm.Name;
 
     /// <inheritdoc />
     public int HiddenSize => MiniLm.HiddenSize;

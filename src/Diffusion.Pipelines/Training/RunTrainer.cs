@@ -7,6 +7,7 @@ using Diffusion.Core.Schedules;
 using Diffusion.Core.Training;
 using Diffusion.Models;
 using Diffusion.Samplers;
+using Diffusion.Text.Encoders;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -54,6 +55,14 @@ public static class RunTrainer
                 throw new DiffusionException($"{outDir} was trained to predict {Name(options.Model.Prediction)}; a run can't change what it predicts when it resumes. Use a new output folder.");
             options = options with { Model = options.Model with { Prediction = prediction } };
         }
+        if (request.TextEncoder is { } encoder)
+        {
+            if (options.Text is null)
+                throw new DiffusionException($"Preset '{options.Preset}' is not text-conditioned; --text-encoder needs a text preset (mnist-text, fashion-text).");
+            if (resuming && !string.Equals(encoder.Trim(), options.Text.Encoder, StringComparison.OrdinalIgnoreCase))
+                throw new DiffusionException($"{outDir} was trained with the {options.Text.Encoder} text encoder; a run can't change encoder when it resumes. Use a new output folder.");
+        }
+        if (options.Text is not null && !resuming) options = TextRuns.WithEncoder(options, request.TextEncoder ?? options.Text.Encoder);
         options.Training.Validate();
         return (options, outDir, resuming);
     }
@@ -129,7 +138,7 @@ public static class RunTrainer
         if (!writer) processGroup.Barrier();
         using var data = options.LoadData(dataDir, DatasetSplit.Train, log, cancellationToken);
         if (writer && processGroup.Size > 1) processGroup.Barrier();
-        if (request.Dataset is not null && !resuming)
+        if (request.Dataset is not null && !resuming && options.Text is null)
             options = options with { Model = options.Model with { NumClasses = data.Classes.Count > 1 ? data.Classes.Count : null } };
         if (options.Model.NumClasses is int classes && classes != data.Classes.Count)
             throw new DiffusionException($"The preset's network has {classes} classes but {options.Dataset} has {data.Classes.Count}; pick a dataset with {classes} classes or an unconditional preset.");
@@ -143,19 +152,34 @@ public static class RunTrainer
         var t = options.Training;
         using var network = NewNetwork(options.Model, t.Seed);
         log?.Report($"UNet: {network.ParameterCount:N0} parameters; training {Budget(t)} in {t.Precision.Resolve(device)}, batch {t.BatchSize}, {get_num_threads()} threads{(t.GradientCheckpointing ? ", gradient checkpointing" : "")}.");
-        var conditioner = options.Model.NumClasses is int k ? new ClassConditioner(k, data.Classes) : null;
-        using var trainer = new Trainer(network, new NoiseSchedule(options.Schedule), conditioner, data, t, outDir, device,
-            processGroup: processGroup) { Log = log };
-        if (trainer.Step > 0) log?.Report($"Continuing from step {trainer.Step}.");
-        var result = trainer.Run(progress, step => Preview(options, trainer, outDir, step, data.Classes), cancellationToken);
-        var modelDir = Path.Combine(outDir, RunFolders.ModelFolder);
-        if (writer)
+        // Text runs: captions from the labels, the UNet (with the learned encoder as one module), a text conditioner whose
+        // frozen pretrained encoder is cached per caption.
+        using var learned = options.Text is { Encoder: TextOptions.Learned } ? TextRuns.NewLearnedEncoder(options) : null;
+        using var captioned = options.Text is null ? null : TextRuns.Captioned(options, data);
+        var text = options.Text is null ? null : TextRuns.Conditioner(options, learned, cache: true, log);
+        try
         {
-            SaveModel(options, trainer.EmaWeights, data.Classes, modelDir);
-            WriteLossCurve(outDir);
-            OptionsJson.Save(result, Path.Combine(outDir, "train-result.json"));
+            if (options.Text is { } to)
+                log?.Report($"Text: {to.Encoder} encoder ({text!.Encoder.HiddenSize}-wide tokens, {to.MaxLength} per caption{(learned is null ? ", frozen, cached per caption" : $", {learned.parameters().Sum(p => p.numel()):N0} parameters, trained with the UNet")}); {TextRuns.Captions(options).Name} label captions, held-out phrasings excluded.");
+            IConditioner? conditioner = text is not null ? text : options.Model.NumClasses is int k ? new ClassConditioner(k, data.Classes) : null;
+            using var trained = learned is null ? null : TextRuns.TrainedNetwork(network, learned);
+            using var trainer = new Trainer(trained ?? network, new NoiseSchedule(options.Schedule), conditioner, (ITrainingData?)captioned ?? data, t, outDir, device,
+                processGroup: processGroup) { Log = log };
+            if (trainer.Step > 0) log?.Report($"Continuing from step {trainer.Step}.");
+            var result = trainer.Run(progress, step => Preview(options, trainer, outDir, step, data.Classes, text), cancellationToken);
+            var modelDir = Path.Combine(outDir, RunFolders.ModelFolder);
+            if (writer)
+            {
+                SaveModel(options, trainer.EmaWeights, data.Classes, modelDir, text);
+                WriteLossCurve(outDir);
+                OptionsJson.Save(result, Path.Combine(outDir, "train-result.json"));
+            }
+            return new TrainRunResult(outDir, modelDir, options, result);
         }
-        return new TrainRunResult(outDir, modelDir, options, result);
+        finally
+        {
+            if (learned is null && text is not null) PipelineFolder.DisposeConditioner(text); // the cache and the ONNX session
+        }
     }
 
     private static readonly object NetworkInit = new();
@@ -170,40 +194,88 @@ public static class RunTrainer
         }
     }
 
-    /// <summary>Writes EMA weights as a pipeline folder.</summary>
-    public static void SaveModel(RunOptions options, IReadOnlyDictionary<string, Tensor> emaWeights, IReadOnlyList<string>? classNames, string folder)
+    /// <summary>Writes EMA weights as a pipeline folder: the UNet's in <c>unet/</c> and, for a text run, the text components
+    /// (a learned encoder's EMA weights in <c>text_encoder/</c>; a pretrained encoder recorded by name).</summary>
+    /// <param name="options">The run's options.</param>
+    /// <param name="emaWeights">The trainer's EMA weights (for a learned-encoder run, of UNet and encoder together).</param>
+    /// <param name="classNames">Class names of a class-conditional run.</param>
+    /// <param name="folder">The model folder to write.</param>
+    /// <param name="pretrainedText">A text run's conditioner with its pretrained encoder (saved by name); null makes one from
+    /// the registry when needed. Ignored for learned-encoder runs, whose conditioner is rebuilt from the EMA weights.</param>
+    public static void SaveModel(RunOptions options, IReadOnlyDictionary<string, Tensor> emaWeights, IReadOnlyList<string>? classNames, string folder,
+        TextConditioner? pretrainedText = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         using var scope = NewDisposeScope();
-        using var network = EmaNetwork(options, emaWeights);
-        PipelineFolder.Save(PipelineFolder.FromRun(options, network, classNames), folder);
+        var (network, text, owned) = EmaComponents(options, emaWeights, pretrainedText);
+        try
+        {
+            PipelineFolder.Save(PipelineFolder.FromRun(options, network, classNames, text), folder);
+        }
+        finally
+        {
+            network.Dispose();
+            owned?.Dispose();
+        }
     }
 
-    /// <summary>A float32 network of the run's architecture holding <paramref name="emaWeights"/>.</summary>
-    private static UNet EmaNetwork(RunOptions options, IReadOnlyDictionary<string, Tensor> emaWeights)
+    /// <summary>A float32 UNet of the run's architecture holding the EMA weights, and for a text run its conditioner (a
+    /// learned encoder with the EMA weights, owned by the caller as <c>Owned</c>; or <paramref name="pretrainedText"/>).</summary>
+    private static (UNet Network, TextConditioner? Text, IDisposable? Owned) EmaComponents(RunOptions options, IReadOnlyDictionary<string, Tensor> emaWeights,
+        TextConditioner? pretrainedText)
     {
+        var (unetWeights, textWeights) = options.Text is null ? (emaWeights, null) : TextRuns.Split(options, emaWeights);
         var network = new UNet(options.Model);
-        StateDicts.CopyInto(network, emaWeights, "EMA weights");
-        return network;
+        try
+        {
+            StateDicts.CopyInto(network, unetWeights, "EMA weights");
+            if (options.Text is null) return (network, null, null);
+            if (textWeights is null)
+            {
+                if (pretrainedText is not null) return (network, pretrainedText, null);
+                var made = TextRuns.Conditioner(options, null, cache: false);
+                return (network, made, new ConditionerOwner(made));
+            }
+            var encoder = TextRuns.NewLearnedEncoder(options);
+            StateDicts.CopyInto(encoder, textWeights, "EMA text encoder weights");
+            encoder.Freeze();
+            encoder.eval();
+            return (network, TextRuns.Conditioner(options, encoder, cache: false), encoder);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
     }
 
-    private static void Preview(RunOptions options, Trainer trainer, string outDir, int step, IReadOnlyList<string> classNames)
+    private sealed class ConditionerOwner(TextConditioner conditioner) : IDisposable
+    {
+        public void Dispose() => PipelineFolder.DisposeConditioner(conditioner);
+    }
+
+    private static void Preview(RunOptions options, Trainer trainer, string outDir, int step, IReadOnlyList<string> classNames, TextConditioner? text)
     {
         using var scope = NewDisposeScope();
-        using var network = EmaNetwork(options, trainer.EmaWeights);
+        var (network, previewText, owned) = EmaComponents(options, trainer.EmaWeights, text);
+        using var _ = network;
+        using var __ = owned;
         if (Precision.Auto.Resolve() == Precision.BFloat16) network.to(ScalarType.BFloat16);
         network.eval();
-        var components = PipelineFolder.FromRun(options, network, classNames);
+        var components = PipelineFolder.FromRun(options, network, classNames, previewText);
         int perClass = 10;
-        int count = options.Model.NumClasses is int k ? k * perClass : 64;
+        var prompts = options.Text is null ? null : TextRuns.PreviewPrompts(options);
+        int rows = prompts?.Count ?? options.Model.NumClasses ?? 0;
+        int count = rows > 0 ? rows * perClass : 64;
         var request = new GenerationRequest
         {
             Count = count,
-            Classes = options.Model.NumClasses is int c ? Enumerable.Range(0, count).Select(i => i / perClass).ToArray() : null,
+            Classes = prompts is null && options.Model.NumClasses is not null ? Enumerable.Range(0, count).Select(i => i / perClass).ToArray() : null,
+            Prompts = prompts is null ? null : Enumerable.Range(0, count).Select(i => prompts[i / perClass]).ToArray(),
             Sampler = options.PreviewSampler, Steps = options.PreviewSteps, GuidanceScale = options.PreviewGuidance, Seed = 0,
         };
         using var images = Generation.Run(components, CPU, request, null, CancellationToken.None);
-        images.SaveGrid(Path.Combine(outDir, "samples", $"step-{step:D6}.png"), options.Model.NumClasses is null ? 8 : perClass, scale: 2);
+        images.SaveGrid(Path.Combine(outDir, "samples", $"step-{step:D6}.png"), rows == 0 ? 8 : perClass, scale: 2);
     }
 
     internal static void WriteLossCurve(string outDir)

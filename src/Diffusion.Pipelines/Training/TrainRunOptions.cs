@@ -39,6 +39,11 @@ public sealed record TrainRunOptions
     /// network's classes follow the data. Ignored when resuming.</summary>
     public string? Dataset { get; init; }
 
+    /// <summary>The text encoder of a text preset (<c>mnist-text</c>, <c>fashion-text</c>): <c>minilm</c> (the preset's,
+    /// pretrained and frozen) or <c>learned</c> (trained with the UNet); recorded in run.json, and a resumed run must keep
+    /// its own. Null keeps the preset's (or the run's).</summary>
+    public string? TextEncoder { get; init; }
+
     /// <summary>Folder holding the datasets; null: <c>$DIFFUSION_DATA</c>, else <c>./data</c>.</summary>
     public string? DataDirectory { get; init; }
 

@@ -29,8 +29,12 @@ public sealed class CaptionedImageDataset : ITrainingData, IDisposable
     /// <param name="captions">For every image, one or more captions.</param>
     /// <param name="seed">Seeds the caption choices.</param>
     /// <param name="ownsImages">Whether <see cref="Dispose"/> disposes <paramref name="images"/>.</param>
+    /// <param name="choice">Whether an image's caption changes from fetch to fetch (<see cref="CaptionChoice.PerFetch"/>, the
+    /// default) or is one seeded caption per image (<see cref="CaptionChoice.PerExample"/>: batches then depend only on
+    /// their indices, so a resumed training run sees exactly the captions of the uninterrupted one).</param>
     /// <exception cref="DiffusionException">The counts differ or an image has no caption.</exception>
-    public CaptionedImageDataset(ImageDataset images, IReadOnlyList<IReadOnlyList<string>> captions, long seed = 0, bool ownsImages = true)
+    public CaptionedImageDataset(ImageDataset images, IReadOnlyList<IReadOnlyList<string>> captions, long seed = 0, bool ownsImages = true,
+        CaptionChoice choice = CaptionChoice.PerFetch)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(captions);
@@ -44,12 +48,19 @@ public sealed class CaptionedImageDataset : ITrainingData, IDisposable
         _draws = new int[images.Count];
         _ownsImages = ownsImages;
         Seed = seed;
+        Choice = choice;
     }
 
     /// <summary>Captions a labelled dataset with <paramref name="captions"/>' training phrasings of each image's class
     /// (held-out phrasings never appear).</summary>
+    /// <param name="images">A labelled dataset.</param>
+    /// <param name="captions">Captions for its classes.</param>
+    /// <param name="seed">Seeds the caption choices.</param>
+    /// <param name="ownsImages">Whether <see cref="Dispose"/> disposes <paramref name="images"/>.</param>
+    /// <param name="choice">Per fetch (default) or one caption per image (exactly resumable training).</param>
     /// <exception cref="DiffusionException">The dataset's classes do not match the captions'.</exception>
-    public static CaptionedImageDataset FromLabels(ImageDataset images, LabelCaptions captions, long seed = 0, bool ownsImages = true)
+    public static CaptionedImageDataset FromLabels(ImageDataset images, LabelCaptions captions, long seed = 0, bool ownsImages = true,
+        CaptionChoice choice = CaptionChoice.PerFetch)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(captions);
@@ -57,7 +68,7 @@ public sealed class CaptionedImageDataset : ITrainingData, IDisposable
             throw new DiffusionException($"Dataset '{images.Name}' has {images.Classes.Count} classes but the '{captions.Name}' captions describe {captions.Classes}.");
         long[] labels = images.Labels.data<long>().ToArray();
         var perImage = labels.Select(l => captions.TrainingPhrasings((int)l)).ToArray();
-        return new CaptionedImageDataset(images, perImage, seed, ownsImages);
+        return new CaptionedImageDataset(images, perImage, seed, ownsImages, choice);
     }
 
     /// <summary>The images (and labels).</summary>
@@ -65,6 +76,9 @@ public sealed class CaptionedImageDataset : ITrainingData, IDisposable
 
     /// <summary>The seed of the caption choices.</summary>
     public long Seed { get; }
+
+    /// <summary>Whether captions change per fetch or are fixed per image.</summary>
+    public CaptionChoice Choice { get; }
 
     /// <inheritdoc />
     public int Count => Images.Count;
@@ -91,7 +105,7 @@ public sealed class CaptionedImageDataset : ITrainingData, IDisposable
         for (int k = 0; k < idx.Length; k++)
         {
             int i = (int)idx[k];
-            captions[k] = CaptionFor(i, _draws[i]++);
+            captions[k] = CaptionFor(i, Choice == CaptionChoice.PerExample ? 0 : _draws[i]++);
         }
         return new TrainingBatch(x, labels, captions);
     }
@@ -103,4 +117,16 @@ public sealed class CaptionedImageDataset : ITrainingData, IDisposable
         _disposed = true;
         if (_ownsImages) Images.Dispose();
     }
+}
+
+/// <summary>How a <see cref="CaptionedImageDataset"/> picks an image's caption.</summary>
+public enum CaptionChoice
+{
+    /// <summary>A seeded caption per (image, fetch count): another caption every epoch. The counts are not saved, so a resumed
+    /// run sees other (equally seeded) captions than an uninterrupted one.</summary>
+    PerFetch,
+
+    /// <summary>One seeded caption per image, always the same: batches depend only on their indices, so training resumes
+    /// exactly. Variety then comes from the many images per class.</summary>
+    PerExample,
 }

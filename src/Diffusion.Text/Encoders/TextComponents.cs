@@ -12,6 +12,10 @@ namespace Diffusion.Text.Encoders;
 /// or CLIP's <c>vocab.json</c> + <c>merges.txt</c>), <c>text_encoder/</c> (a <see cref="TextTransformer"/>, or a Hugging Face
 /// <c>CLIPTextModel</c>) and <c>conditioner/config.json</c> naming both and whether the pooled vector is used.
 /// </summary>
+/// <remarks>A pretrained encoder from a package of its own (<see cref="IPretrainedTextEncoder"/>, e.g. MiniLM) is recorded,
+/// not copied: <c>conditioner/config.json</c> names it (<c>pretrained_text_encoder</c>, <c>pretrained_model</c>,
+/// <c>library</c>, <c>max_length</c>) and <c>text_encoder/config.json</c> says the same for readers of the layout; loading
+/// asks <see cref="PretrainedTextEncoders"/> for it, so its package must be referenced and registered.</remarks>
 public static class TextComponents
 {
     /// <summary>The <c>_class_name</c> of the conditioner's config.</summary>
@@ -32,13 +36,19 @@ public static class TextComponents
     public static void Save(TextConditioner conditioner, string modelFolder)
     {
         ArgumentNullException.ThrowIfNull(conditioner);
+        var inner = conditioner.Encoder is CachedTextEncoder cached ? cached.Inner : conditioner.Encoder;
+        if (inner is IPretrainedTextEncoder pretrained)
+        {
+            SavePretrained(conditioner, pretrained, modelFolder);
+            return;
+        }
         string tokenizerClass = conditioner.Tokenizer switch
         {
             WordTokenizer w => Saved(() => w.Save(Path.Combine(modelFolder, TokenizerFolder)), WordTokenizerClass),
             ClipTokenizer c => Saved(() => c.Save(Path.Combine(modelFolder, TokenizerFolder)), ClipTokenizerClass),
             var other => throw new DiffusionException($"A {other.GetType().Name} cannot be saved in a model folder; known: WordTokenizer, ClipTokenizer."),
         };
-        string encoderClass = conditioner.Encoder switch
+        string encoderClass = inner switch
         {
             TextTransformer t => Saved(() => t.Save(Path.Combine(modelFolder, TextEncoderFolder)), LearnedEncoderClass),
             ClipTextModel c => Saved(() => c.Save(Path.Combine(modelFolder, TextEncoderFolder)), ClipEncoderClass),
@@ -60,6 +70,7 @@ public static class TextComponents
     public static TextConditioner Load(string modelFolder, Device? device = null, IProgress<string>? warnings = null)
     {
         var c = ComponentConfig.Read(Path.Combine(modelFolder, ConditionerFolder, "config.json"), "conditioner", ClassName);
+        if (c.Has(PretrainedKey)) return LoadPretrained(c, warnings);
         string tokenizerDir = Path.Combine(modelFolder, TokenizerFolder), encoderDir = Path.Combine(modelFolder, TextEncoderFolder);
         ITextTokenizer tokenizer = c.String("tokenizer_class") switch
         {
@@ -86,6 +97,43 @@ public static class TextComponents
             encoder.Dispose();
             throw;
         }
+    }
+
+    private const string PretrainedKey = "pretrained_text_encoder", PretrainedClass = "PretrainedTextEncoder";
+
+    private static void SavePretrained(TextConditioner conditioner, IPretrainedTextEncoder encoder, string modelFolder)
+    {
+        var entry = PretrainedTextEncoders.Get(encoder.RegistryName);
+        var json = ComponentConfig.New(ClassName);
+        json[PretrainedKey] = entry.Name;
+        json["pretrained_model"] = entry.Model;
+        json["library"] = entry.Library;
+        json["max_length"] = conditioner.Tokenizer.MaxLength;
+        json["include_pooled"] = conditioner.IncludePooled;
+        Directory.CreateDirectory(Path.Combine(modelFolder, ConditionerFolder));
+        ComponentConfig.Write(json, Path.Combine(modelFolder, ConditionerFolder, "config.json"));
+        var record = ComponentConfig.New(PretrainedClass);
+        record["name"] = entry.Name;
+        record["pretrained_model"] = entry.Model;
+        record["library"] = entry.Library;
+        record["hidden_size"] = entry.HiddenSize;
+        record["note"] = "Frozen pretrained encoder: its weights ship with the library named here and are not copied into this folder.";
+        Directory.CreateDirectory(Path.Combine(modelFolder, TextEncoderFolder));
+        ComponentConfig.Write(record, Path.Combine(modelFolder, TextEncoderFolder, "config.json"));
+    }
+
+    private static TextConditioner LoadPretrained(ComponentConfig c, IProgress<string>? warnings)
+    {
+        var name = c.String(PretrainedKey)!;
+        var model = c.String("pretrained_model");
+        c.String("library");
+        int? maxLength = c.Int("max_length");
+        bool includePooled = c.Bool("include_pooled") ?? true;
+        c.EnsureAllRead();
+        var entry = PretrainedTextEncoders.Get(name);
+        if (model is not null && !string.Equals(model, entry.Model, StringComparison.Ordinal))
+            throw new DiffusionException($"{c.Source} was saved with {model} but the registered '{name}' encoder is {entry.Model}.");
+        return entry.Create(maxLength, includePooled, warnings);
     }
 
     private static string Saved(Action save, string className)
