@@ -14,7 +14,7 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public void UnknownPresetListsValidOnes() => AssertOneLineError(Cli.Run("train --preset nope"), "Valid: mnist, fashion, cifar10, faces, faces32, tiny");
+    public void UnknownPresetListsValidOnes() => AssertOneLineError(Cli.Run("train --preset nope"), "Valid: mnist, fashion, mnist-text, fashion-text, cifar10, faces, faces32, tiny");
 
     [Fact]
     public void UnknownCommandListsCommands() => AssertOneLineError(Cli.Run("fly"), "Valid: train, sample, eval, report, serve, samplers, runs, train-vae");

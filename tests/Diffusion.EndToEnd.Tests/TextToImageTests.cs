@@ -62,4 +62,24 @@ public sealed class TextToImageTests
         Assert.Equal(2, encoder.ExitCode);
         Assert.StartsWith("error: Preset 'mnist' is not text-conditioned", encoder.StdErr.Trim());
     }
+
+    [Fact]
+    public void ThePromptAccuracyBenchmarkWritesItsReport()
+    {
+        using var dir = new TempDir();
+        var r = Cli.RunDll(Cli.Benchmark("Diffusion.Benchmarks.Text"),
+            $"--encoders learned --minutes 0.05 --per-prompt 1 --scales 1,3 --steps 1 --runs {dir}/runs --out {dir}/out", TimeSpan.FromMinutes(20));
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        foreach (var f in new[] { "text.json", "text.md", "grid-learned.png", "tsne-learned.png" })
+            Assert.True(File.Exists(Path.Combine(dir, "out", f)), $"missing {f}");
+        using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "out", "text.json")));
+        var encoder = Assert.Single(report.RootElement.GetProperty("encoders").EnumerateArray());
+        var scales = encoder.GetProperty("scales").EnumerateArray().ToList();
+        Assert.Equal([1.0, 3.0], scales.Select(s => s.GetProperty("guidance").GetDouble()));
+        // 40 held-out prompts, one image each: the accuracy is the share of correct prompts.
+        Assert.All(scales, s => Assert.Equal(s.GetProperty("prompts").EnumerateArray().Sum(p => p.GetProperty("correct").GetInt32()) / 40.0,
+            s.GetProperty("heldOutAccuracy").GetDouble(), 12));
+        Assert.Equal(4, scales[0].GetProperty("noClass").GetArrayLength());
+        Assert.All(scales[0].GetProperty("noClass").EnumerateArray(), n => Assert.Equal(1, n.GetProperty("predictedCounts").EnumerateArray().Sum(c => c.GetInt64())));
+    }
 }
