@@ -123,7 +123,7 @@ return ConsoleBenchmark.Run(args, Help, ct =>
         int Unknown(string prompt) => text.Tokenizer is WordTokenizer w ? w.EncodeToIds(prompt).Count(id => id == w.UnknownId) : 0;
         var unknownWords = heldOut.Concat(unseen).Select(x => x.Prompt).Distinct().ToDictionary(p => p, Unknown);
 
-        // t-SNE of the pooled embeddings of every training and held-out phrasing, coloured by class, held-out ones ringed.
+        // t-SNE of the pooled embeddings of every training and held-out phrasing: held-out ones in their class colour, training ones grey.
         var all = Enumerable.Range(0, 10).SelectMany(c => captions.TrainingPhrasings(c).Select(p => (Class: c, Prompt: p, HeldOut: false))
             .Concat(captions.HeldOutPhrasings(c).Select(p => (Class: c, Prompt: p, HeldOut: true)))).ToArray();
         using (var scope = NewDisposeScope())
