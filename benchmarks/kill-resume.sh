@@ -59,8 +59,8 @@ while [ "$killed" -lt "$TRIALS" ]; do
   wait "$pid" 2> /dev/null || true
   pkill -9 -f -- "--out $run( |$)" 2> /dev/null || true
   killed=$((killed + 1))
-  at_step=$(tail -n 1 "$run/metrics.jsonl" 2> /dev/null | sed -n 's/.*"step":\([0-9]*\).*/\1/p')
-  ckpt_step=$(sed -n 's/.*"step": *\([0-9]*\).*/\1/p' "$run/checkpoints/latest/state.json" 2> /dev/null | head -n 1)
+  at_step=$(tail -n 1 "$run/metrics.jsonl" 2> /dev/null | sed -n 's/.*"step":\([0-9]*\).*/\1/p' || true)  # none yet: killed before the first log
+  ckpt_step=$(sed -n 's/.*"step": *\([0-9]*\).*/\1/p' "$run/checkpoints/latest/state.json" 2> /dev/null | head -n 1 || true)
   start "$run"; wait "$pid" || { echo "trial $killed: the resumed run failed (see $run.log)" >&2; }
   if hashes "$run" 2> /dev/null | cmp -s - "$work/reference.sha256"; then same=true; identical=$((identical + 1)); else same=false; fi
   printf '{"trial":%d,"processes":%d,"killedAfterMs":%d,"lastLoggedStep":%s,"checkpointStepAtKill":%s,"identical":%s}\n' \
