@@ -102,11 +102,14 @@ return ConsoleBenchmark.Run(args, Help, ct =>
             Log(string.Create(CultureInfo.InvariantCulture, $"    guidance {scale}: {heldOut.Length * perPrompt} held-out, {unseen.Length * perPrompt} unseen-word, {noClass.Length * perPrompt} no-class images ..."));
             using var scope = NewDisposeScope();
             using var held = Draw(heldOut, scale);
-            var heldReport = Judge(held, heldOut);
+            // Each image judged once, per prompt; the overall and per-class accuracies are sums of the prompts'.
+            var promptAccuracy = heldOut.Select((x, i) => new PromptAccuracy(x.Prompt, x.Class, PromptCorrect(judge, held, i, perPrompt, x.Class, ct), perPrompt)).ToList();
+            static double Share(IEnumerable<PromptAccuracy> prompts) => prompts.Sum(p => p.Correct) / (double)prompts.Sum(p => p.Count);
+            double heldAccuracy = Share(promptAccuracy);
+            double[] perClass = Enumerable.Range(0, 10).Select(c => Share(promptAccuracy.Where(p => p.Class == c))).ToArray();
             if (scale == scales.Max()) held.SaveGrid(Path.Combine(outDirectory, $"grid-{encoder}.png"), columns: 4 * perPrompt, scale: 1);
             using var novel = Draw(unseen, scale);
             var novelReport = Judge(novel, unseen);
-            var promptAccuracy = heldOut.Select((x, i) => new PromptAccuracy(x.Prompt, x.Class, PromptCorrect(judge, held, i, perPrompt, x.Class, ct), perPrompt)).ToList();
             var noClassCounts = new List<NoClassResult>();
             foreach (var prompt in noClass)
             {
@@ -114,9 +117,8 @@ return ConsoleBenchmark.Run(args, Help, ct =>
                 var judged = Judge(none, [(0, prompt)]);
                 noClassCounts.Add(new NoClassResult(prompt, judged.Confusion[0]));
             }
-            perScale.Add(new ScaleResult(scale, heldReport.Accuracy, heldReport.PerClass.Select(c => c.Accuracy).ToArray(), novelReport.Accuracy,
-                promptAccuracy, noClassCounts));
-            Log(string.Create(CultureInfo.InvariantCulture, $"      held-out {heldReport.Accuracy:P1}, unseen words {novelReport.Accuracy:P1}"));
+            perScale.Add(new ScaleResult(scale, heldAccuracy, perClass, novelReport.Accuracy, promptAccuracy, noClassCounts));
+            Log(string.Create(CultureInfo.InvariantCulture, $"      held-out {heldAccuracy:P1}, unseen words {novelReport.Accuracy:P1}"));
         }
 
         // Unknown words per prompt for a word-level tokenizer (the learned encoder): what it cannot read.

@@ -3,27 +3,17 @@ namespace Diffusion.EndToEnd.Tests;
 /// <summary>Bad input: one line on stderr starting with "error:", exit code 2, no stack trace.</summary>
 public sealed class BadInputTests
 {
-    private static void AssertOneLineError(Cli.Result r, string expected)
-    {
-        Assert.Equal(2, r.ExitCode);
-        var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-        Assert.DoesNotContain("   at ", r.StdErr + r.StdOut);
-    }
+    [Fact]
+    public void UnknownPresetListsValidOnes() => Cli.AssertOneLineError(Cli.Run("train --preset nope"), "Valid: mnist, fashion, mnist-text, fashion-text, cifar10, faces, faces32, tiny");
 
     [Fact]
-    public void UnknownPresetListsValidOnes() => AssertOneLineError(Cli.Run("train --preset nope"), "Valid: mnist, fashion, mnist-text, fashion-text, cifar10, faces, faces32, tiny");
+    public void UnknownCommandListsCommands() => Cli.AssertOneLineError(Cli.Run("fly"), "Valid: train, sample, eval, report, serve, samplers, runs, train-vae");
 
     [Fact]
-    public void UnknownCommandListsCommands() => AssertOneLineError(Cli.Run("fly"), "Valid: train, sample, eval, report, serve, samplers, runs, train-vae");
+    public void UnknownOptionIsNamed() => Cli.AssertOneLineError(Cli.Run("sample --colour red"), "Unknown option '--colour'");
 
     [Fact]
-    public void UnknownOptionIsNamed() => AssertOneLineError(Cli.Run("sample --colour red"), "Unknown option '--colour'");
-
-    [Fact]
-    public void MissingRunFolderIsNamed() => AssertOneLineError(Cli.Run("sample --run /nonexistent/run"), "/nonexistent/run");
+    public void MissingRunFolderIsNamed() => Cli.AssertOneLineError(Cli.Run("sample --run /nonexistent/run"), "/nonexistent/run");
 
     [Fact]
     public async Task DistributedWithoutMpiSaysWhatToInstall()
@@ -32,7 +22,7 @@ public sealed class BadInputTests
         // DIFFUSION_MPI_LIBRARY names the only MPI library to try: a missing one stands for a machine without MPICH.
         var r = await Cli.RunProcessAsync("dotnet", $"\"{Cli.Dll}\" train --preset tiny --steps 1 --out {Path.Combine(dir, "run")} --distributed",
             environment: new Dictionary<string, string?> { ["DIFFUSION_MPI_LIBRARY"] = Path.Combine(dir, "libmpich.so.12") });
-        AssertOneLineError(r, "apt-get install mpich");
+        Cli.AssertOneLineError(r, "apt-get install mpich");
         Assert.False(Directory.Exists(Path.Combine(dir, "run")));
     }
 
@@ -41,16 +31,16 @@ public sealed class BadInputTests
     {
         using var empty = new TempDir();
         var r = Cli.Run($"train --preset tiny --steps 1 --out {Path.Combine(empty, "run")} --data-dir {empty}");
-        AssertOneLineError(r, "train-images-idx3-ubyte");
+        Cli.AssertOneLineError(r, "train-images-idx3-ubyte");
     }
 
     [Fact]
     public void MissingCifarAndFacesNameWhereTheyWereLookedFor()
     {
         using var empty = new TempDir();
-        AssertOneLineError(Cli.Run($"train --preset cifar10 --steps 1 --out {Path.Combine(empty, "c")} --data-dir {empty}"), "data_batch_1");
-        AssertOneLineError(Cli.Run($"train --preset faces --steps 1 --out {Path.Combine(empty, "f")} --data-dir {empty}"), Path.Combine(empty, "celeba-10k"));
-        AssertOneLineError(Cli.Run($"train --preset tiny --dataset folder:{empty}/none --steps 1 --out {Path.Combine(empty, "n")}"), "does not exist");
+        Cli.AssertOneLineError(Cli.Run($"train --preset cifar10 --steps 1 --out {Path.Combine(empty, "c")} --data-dir {empty}"), "data_batch_1");
+        Cli.AssertOneLineError(Cli.Run($"train --preset faces --steps 1 --out {Path.Combine(empty, "f")} --data-dir {empty}"), Path.Combine(empty, "celeba-10k"));
+        Cli.AssertOneLineError(Cli.Run($"train --preset tiny --dataset folder:{empty}/none --steps 1 --out {Path.Combine(empty, "n")}"), "does not exist");
     }
 
     [Fact]
@@ -58,18 +48,18 @@ public sealed class BadInputTests
     {
         using var dir = new TempDir();
         File.WriteAllText(Path.Combine(dir, "run.json"), """{"preset":"tiny","dataset":"mnist","model":{},"schedule":{},"training":{}}""");
-        AssertOneLineError(Cli.Run($"report --runs {dir} --out {dir}/page.md"), "diffusion eval --run");
+        Cli.AssertOneLineError(Cli.Run($"report --runs {dir} --out {dir}/page.md"), "diffusion eval --run");
     }
 
     [Fact]
     public void UnknownScheduleOrPredictionAndAChangeOnResumeAreRefused()
     {
-        AssertOneLineError(Cli.Run("train --preset tiny --schedule quadratic"), "Valid: linear, cosine, sigmoid");
+        Cli.AssertOneLineError(Cli.Run("train --preset tiny --schedule quadratic"), "Valid: linear, cosine, sigmoid");
         using var dir = new TempDir();
         File.WriteAllText(Path.Combine(dir, "run.json"), """{"preset":"tiny","dataset":"mnist","model":{},"schedule":{"kind":"Linear"},"training":{}}""");
-        AssertOneLineError(Cli.Run($"train --preset tiny --schedule cosine --out {dir}"), "trained with the linear schedule");
-        AssertOneLineError(Cli.Run("train --preset tiny --prediction noise"), "Valid: eps, v, x0");
-        AssertOneLineError(Cli.Run($"train --preset tiny --prediction v --out {dir}"), "trained to predict eps");
+        Cli.AssertOneLineError(Cli.Run($"train --preset tiny --schedule cosine --out {dir}"), "trained with the linear schedule");
+        Cli.AssertOneLineError(Cli.Run("train --preset tiny --prediction noise"), "Valid: eps, v, x0");
+        Cli.AssertOneLineError(Cli.Run($"train --preset tiny --prediction v --out {dir}"), "trained to predict eps");
     }
 
     [Fact]
@@ -84,7 +74,7 @@ public sealed class BadInputTests
         var bytes = File.ReadAllBytes(victim);
         File.WriteAllBytes(victim, bytes[..(bytes.Length / 2)]);
         var r = Cli.Run($"train --preset tiny --steps 1 --out {Path.Combine(dir, "run")} --data-dir {dir}");
-        AssertOneLineError(r, "train-images-idx3-ubyte");
+        Cli.AssertOneLineError(r, "train-images-idx3-ubyte");
     }
 
     [Fact]

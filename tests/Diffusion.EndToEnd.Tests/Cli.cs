@@ -45,6 +45,18 @@ internal static class Cli
 
     public sealed record Result(int ExitCode, string StdOut, string StdErr);
 
+    /// <summary>Bad input as the CLI must report it: exit code 2, one line on stderr starting with "error: " and holding
+    /// <paramref name="expected"/>, no stack trace anywhere.</summary>
+    public static void AssertOneLineError(Result r, string expected)
+    {
+        Assert.True(r.ExitCode == 2, $"exit code {r.ExitCode}: {r.StdErr}{r.StdOut}");
+        var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, "expected one line on stderr, got:\n" + r.StdErr);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+        Assert.DoesNotContain("   at ", r.StdErr + r.StdOut);
+    }
+
     public static Result Run(string arguments, TimeSpan? timeout = null) => RunAsync(arguments, timeout, null).GetAwaiter().GetResult();
 
     /// <summary>Runs another built program of the repository (a console benchmark) the same way.</summary>

@@ -7,16 +7,6 @@ namespace Diffusion.EndToEnd.Tests;
 /// wrong, exit code 2, no stack trace, and nothing written.</summary>
 public sealed class CliErrorTests
 {
-    private static void AssertOneLineError(Cli.Result r, string expected)
-    {
-        Assert.True(r.ExitCode == 2, $"exit code {r.ExitCode}: {r.StdErr}{r.StdOut}");
-        var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length == 1, "expected one line on stderr, got:\n" + r.StdErr);
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-        Assert.DoesNotContain("   at ", r.StdErr + r.StdOut);
-    }
-
     [Theory]
     [InlineData("sample --run", "Required argument missing for option: '--run'")]
     [InlineData("sample runs/x", "Unexpected argument 'runs/x' for 'sample'")]
@@ -41,7 +31,7 @@ public sealed class CliErrorTests
     {
         using var dir = new TempDir();
         var r = Cli.Run(arguments.Replace("{dir}", dir.Path));
-        AssertOneLineError(r, expected);
+        Cli.AssertOneLineError(r, expected);
         Assert.False(Directory.Exists(Path.Combine(dir, "run")), "a refused command must not create its run folder");
     }
 
@@ -61,7 +51,7 @@ public sealed class CliErrorTests
         var train = Cli.Run($"train --preset tiny --dataset folder:{images} --batch 4 --steps 2 --out {run}");
         Assert.True(train.ExitCode == 0, train.StdErr + train.StdOut);
 
-        AssertOneLineError(Cli.Run($"sample --run {run} --class 3 --out {dir}/x.png"), "unconditional");
+        Cli.AssertOneLineError(Cli.Run($"sample --run {run} --class 3 --out {dir}/x.png"), "unconditional");
         Assert.False(File.Exists(Path.Combine(dir, "x.png")));
         var ok = Cli.Run($"sample --run {run} --count 2 --steps 2 --out {dir}/ok.png");
         Assert.True(ok.ExitCode == 0, ok.StdErr + ok.StdOut);
@@ -69,7 +59,7 @@ public sealed class CliErrorTests
         // One byte flipped in the middle of the model's weights, the length unchanged: refused, the file named.
         var weights = Path.Combine(run, "model", "unet", "diffusion_pytorch_model.safetensors");
         FlipMiddleByte(weights);
-        AssertOneLineError(Cli.Run($"sample --run {run} --count 2 --steps 2 --out {dir}/bad.png"), "diffusion_pytorch_model.safetensors");
+        Cli.AssertOneLineError(Cli.Run($"sample --run {run} --count 2 --steps 2 --out {dir}/bad.png"), "diffusion_pytorch_model.safetensors");
         Assert.False(File.Exists(Path.Combine(dir, "bad.png")));
 
         // The same in the training checkpoint: resuming refuses it and names it.
